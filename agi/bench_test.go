@@ -1,0 +1,100 @@
+package agi_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/odoo-agi/odoo-agi/agi"
+	"github.com/odoo-agi/odoo-agi/agi/agitest"
+)
+
+// asterisk plays the Asterisk side as cheaply as possible, identical for
+// both benchmarks: send the env block, answer every line "200 result=1".
+func asterisk(b *testing.B, addr string, env []byte) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(env)
+	br := bufio.NewReader(c)
+	ok := []byte("200 result=1\n")
+	for {
+		if _, err := br.ReadSlice('\n'); err != nil {
+			return
+		}
+		c.Write(ok)
+	}
+}
+
+var benchVars = []string{"ODOO_LOOKUP", "ODOO_CALLER_E164", "ODOO_PARTNER_ID", "CALLERID(name)"}
+
+// BenchmarkSession: env block plus 4 SET VARIABLE round trips through the
+// whole Server.
+func BenchmarkSession(b *testing.B) {
+	srv := &agi.Server{
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxSessions: 10000,
+		Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+			for _, v := range benchVars {
+				if err := s.Set(ctx, v, "ACME SA, Zoë Müller"); err != nil {
+					return
+				}
+			}
+		}),
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	env := []byte(agitest.Call{}.EnvBlock())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		asterisk(b, ln.Addr().String(), env)
+	}
+}
+
+// BenchmarkBareResponder is the baseline: the same exchange on a raw
+// net.Conn, with neither the library nor this package.
+func BenchmarkBareResponder(b *testing.B) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					l, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if strings.TrimSpace(l) == "" {
+						break
+					}
+				}
+				for _, v := range benchVars {
+					c.Write([]byte("SET VARIABLE " + v + " \"ACME SA, Zoë Müller\"\n"))
+					if _, err := br.ReadString('\n'); err != nil {
+						return
+					}
+				}
+			}(c)
+		}
+	}()
+	env := []byte(agitest.Call{}.EnvBlock())
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		asterisk(b, ln.Addr().String(), env)
+	}
+}

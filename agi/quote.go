@@ -1,0 +1,122 @@
+package agi
+
+import (
+	"unicode/utf8"
+)
+
+// MaxLineBytes is the longest command line written, newline included.
+// res_agi run_agi reads into char buf[AGI_BUF_LEN] (2048) with fgets; the
+// rest of a longer line is read, and executed, as the next command.
+const MaxLineBytes = 2047
+
+// Sanitize returns v with every control character (C0, DEL, C1) replaced by
+// a space and invalid UTF-8 replaced by U+FFFD. A sanitized value can never
+// end a command line (LF), truncate it (NUL) or smuggle a CR into a name.
+func Sanitize(v string) string {
+	clean := true
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		if isControl(r) || (r == utf8.RuneError && n <= 1) {
+			clean = false
+			break
+		}
+		i += n
+	}
+	if clean {
+		return v
+	}
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			b = utf8.AppendRune(b, utf8.RuneError)
+		case isControl(r):
+			b = append(b, ' ')
+		default:
+			b = append(b, v[i:i+n]...)
+		}
+		i += n
+	}
+	return string(b)
+}
+
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f)
+}
+
+// appendQuoted appends v as one parse_args argument: sanitized, wrapped in
+// double quotes, with '\' and '"' escaped. It writes at most max bytes and
+// cuts v on a rune boundary (never between a backslash and what it escapes)
+// to stay within them. It reports whether v was cut.
+func appendQuoted(dst []byte, v string, max int) ([]byte, bool) {
+	if max < 2 {
+		return dst, true
+	}
+	dst = append(dst, '"')
+	room := max - 2
+	cut := false
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		var enc [utf8.UTFMax + 1]byte
+		e := enc[:0]
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			e = utf8.AppendRune(e, utf8.RuneError)
+		case isControl(r):
+			e = append(e, ' ')
+		case r == '"' || r == '\\':
+			// res_agi parse_args: a backslash makes the next byte literal.
+			e = append(e, '\\', byte(r))
+		default:
+			e = append(e, v[i:i+n]...)
+		}
+		if len(e) > room {
+			cut = true
+			break
+		}
+		dst = append(dst, e...)
+		room -= len(e)
+		i += n
+	}
+	return append(dst, '"'), cut
+}
+
+// Quote returns v as one quoted, escaped and sanitized AGI argument.
+func Quote(v string) string {
+	b, _ := appendQuoted(nil, v, len(v)*2+2+8)
+	return string(b)
+}
+
+// appendMSetValue appends v escaped for one value of the MSet application.
+// MSet splits its data with AST_STANDARD_APP_ARGS (app.c
+// __ast_app_separate_args, remove_chars=1): ',' separates pairs unless inside
+// (), [] or "…", a '"' is removed, and '\' makes the next byte literal. The
+// value after the first '=' of a pair is then taken as is. Escaping each of
+// \ " , ( ) [ ] with a backslash makes every value arrive byte for byte.
+// It writes at most max bytes, cutting on a rune boundary.
+func appendMSetValue(dst []byte, v string, max int) []byte {
+	room := max
+	for i := 0; i < len(v); {
+		r, n := utf8.DecodeRuneInString(v[i:])
+		var enc [utf8.UTFMax + 1]byte
+		e := enc[:0]
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			e = utf8.AppendRune(e, utf8.RuneError)
+		case isControl(r):
+			e = append(e, ' ')
+		case r == '\\' || r == '"' || r == ',' || r == '(' || r == ')' || r == '[' || r == ']':
+			e = append(e, '\\', byte(r))
+		default:
+			e = append(e, v[i:i+n]...)
+		}
+		if len(e) > room {
+			break
+		}
+		dst = append(dst, e...)
+		room -= len(e)
+		i += n
+	}
+	return dst
+}

@@ -1,0 +1,266 @@
+package agi
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for a zero Server.
+const (
+	DefaultAddr           = "127.0.0.1:4573"
+	DefaultMaxSessions    = 1000
+	DefaultEnvTimeout     = 2 * time.Second
+	DefaultCommandTimeout = 5 * time.Second
+	DefaultSessionTimeout = 30 * time.Second
+)
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
+var ErrServerClosed = errors.New("agi: server closed")
+
+// Server accepts FastAGI sessions. Its zero value serves on DefaultAddr,
+// admits loopback peers only, and uses the default limits.
+type Server struct {
+	Addr    string  // "host:port"; DefaultAddr when empty
+	Handler Handler // usually a *ServeMux
+
+	// Allow lists the peers that may open sessions; empty admits loopback only.
+	Allow []netip.Prefix
+
+	MaxSessions    int           // concurrent sessions; more are closed at once
+	EnvTimeout     time.Duration // to receive the whole agi_* block
+	CommandTimeout time.Duration // for one command's reply
+	SessionTimeout time.Duration // for the whole session
+
+	Logger *slog.Logger // nil: slog.Default()
+	// Trace logs every command and reply at debug level.
+	Trace bool
+
+	mu         sync.Mutex
+	listeners  map[net.Listener]struct{}
+	conns      map[net.Conn]context.CancelFunc
+	inShutdown atomic.Bool
+	active     atomic.Int64
+	wg         sync.WaitGroup
+	lastBusy   atomic.Int64 // unix nanos of the last "too many sessions" log line
+	busyMuted  atomic.Int64 // refusals not logged since then
+}
+
+// ActiveSessions reports how many sessions are running now.
+func (srv *Server) ActiveSessions() int { return int(srv.active.Load()) }
+
+// ListenAndServe listens on srv.Addr and serves until Shutdown.
+func (srv *Server) ListenAndServe() error {
+	if srv.inShutdown.Load() {
+		return ErrServerClosed
+	}
+	addr := srv.Addr
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("agi: listen on %s: %w", addr, err)
+	}
+	return srv.Serve(ln)
+}
+
+// Serve accepts sessions on ln until Shutdown. It closes ln on return.
+func (srv *Server) Serve(ln net.Listener) error {
+	if !srv.track(ln, true) {
+		ln.Close()
+		return ErrServerClosed
+	}
+	defer srv.track(ln, false)
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if srv.inShutdown.Load() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("agi: accept: %w", err)
+			}
+			// EMFILE and the like pass; keep serving the sessions we have.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			srv.logger().Warn("agi: accept failed; retrying", "err", err, "in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !srv.allowed(c.RemoteAddr()) {
+			srv.logger().Warn("agi: refused a peer outside [agi] allow", "peer", c.RemoteAddr().String())
+			c.Close()
+			continue
+		}
+		if n := srv.active.Add(1); n > int64(srv.maxSessions()) {
+			srv.active.Add(-1)
+			c.Close()
+			srv.logBusy()
+			continue
+		}
+		srv.wg.Add(1)
+		go srv.serveConn(c)
+	}
+}
+
+// Shutdown stops accepting, waits for running sessions until ctx ends, then
+// closes those still running and returns ctx.Err().
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.inShutdown.Store(true)
+	srv.mu.Lock()
+	for ln := range srv.listeners {
+		ln.Close()
+	}
+	srv.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { srv.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	srv.mu.Lock()
+	for c, cancel := range srv.conns {
+		cancel()
+		c.Close()
+	}
+	srv.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+func (srv *Server) serveConn(c net.Conn) {
+	defer srv.wg.Done()
+	defer srv.active.Add(-1)
+	defer c.Close()
+
+	sessTO := orDefault(srv.SessionTimeout, DefaultSessionTimeout)
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(sessTO))
+	defer cancel()
+	srv.mu.Lock()
+	if srv.conns == nil {
+		srv.conns = map[net.Conn]context.CancelFunc{}
+	}
+	srv.conns[c] = cancel
+	srv.mu.Unlock()
+	defer func() {
+		srv.mu.Lock()
+		delete(srv.conns, c)
+		srv.mu.Unlock()
+	}()
+
+	log := srv.logger()
+	envDeadline := start.Add(orDefault(srv.EnvTimeout, DefaultEnvTimeout))
+	c.SetDeadline(envDeadline)
+	br := bufio.NewReaderSize(c, maxEnvLineSize)
+	env, err := readEnv(br)
+	if err != nil {
+		log.Warn("agi: dropped a session with a bad environment block", "peer", c.RemoteAddr().String(), "err", err)
+		return
+	}
+	name, params := route(env["agi_network_script"])
+	s := &Session{
+		conn:   c,
+		br:     br,
+		env:    env,
+		script: name,
+		params: params,
+		args:   envArgs(env),
+		log:    log,
+		trace:  srv.Trace,
+		cmdTO:  orDefault(srv.CommandTimeout, DefaultCommandTimeout),
+		end:    start.Add(sessTO),
+	}
+	if srv.Trace {
+		log.Debug("agi session", "script", name, "channel", env["agi_channel"], "callerid", env["agi_callerid"])
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("agi: handler panicked; session closed, the dialplan continues", "script", name, "panic", fmt.Sprint(p))
+		}
+	}()
+	h := srv.Handler
+	if h == nil {
+		log.Warn("agi: server has no handler", "script", name)
+		return
+	}
+	h.ServeAGI(ctx, s)
+}
+
+func (srv *Server) track(ln net.Listener, add bool) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if add {
+		if srv.inShutdown.Load() {
+			return false
+		}
+		if srv.listeners == nil {
+			srv.listeners = map[net.Listener]struct{}{}
+		}
+		srv.listeners[ln] = struct{}{}
+	} else {
+		delete(srv.listeners, ln)
+	}
+	return true
+}
+
+func (srv *Server) allowed(a net.Addr) bool {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return false
+	}
+	ip := ap.Addr().Unmap()
+	if len(srv.Allow) == 0 {
+		return ip.IsLoopback()
+	}
+	for _, p := range srv.Allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// logBusy logs at most one line per 10 s while sessions are refused.
+func (srv *Server) logBusy() {
+	now := time.Now().UnixNano()
+	last := srv.lastBusy.Load()
+	if now-last < int64(10*time.Second) || !srv.lastBusy.CompareAndSwap(last, now) {
+		srv.busyMuted.Add(1)
+		return
+	}
+	srv.logger().Warn("agi: too many sessions; refusing new ones (Asterisk continues with AGISTATUS=FAILURE)",
+		"max_sessions", srv.maxSessions(), "refused_since_last_line", srv.busyMuted.Swap(0)+1)
+}
+
+func (srv *Server) maxSessions() int {
+	if srv.MaxSessions > 0 {
+		return srv.MaxSessions
+	}
+	return DefaultMaxSessions
+}
+
+func (srv *Server) logger() *slog.Logger {
+	if srv.Logger != nil {
+		return srv.Logger
+	}
+	return slog.Default()
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
