@@ -1,0 +1,747 @@
+// Package odootest is an in-process Odoo that speaks Odoo's real XML-RPC
+// wire format: /xmlrpc/2/common (version, authenticate) and
+// /xmlrpc/2/object execute_kw, False for empty fields, many2one pairs,
+// Faults 1–4, active_test, domains with & | !, offset/limit/order and
+// fields_get. Tests and the demo inject latency, outages and data changes.
+package odootest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Partner is one res.partner record. Empty strings and zero ids are sent
+// as False, as Odoo does.
+type Partner struct {
+	ID          int
+	Name        string
+	IsCompany   bool
+	ParentID    int // the company of a contact
+	Phone       string
+	Mobile      string
+	CountryID   int
+	UserID      int // salesperson (res.users)
+	CategoryIDs []int
+	Active      bool
+	WriteDate   time.Time
+}
+
+// User is one res.users record.
+type User struct {
+	ID       int
+	Login    string
+	Name     string
+	Password string
+}
+
+// Server is the emulator. Create it with New; the zero value is not usable.
+type Server struct {
+	DB string
+
+	mu         sync.Mutex
+	partners   map[int]*Partner
+	users      map[int]*User
+	countries  map[int]string // id → ISO code
+	categories map[int]string // id → name
+	fields     []string       // res.partner fields that exist
+	nextID     int
+	now        func() time.Time
+	latency    time.Duration
+	down       bool
+	denyRead   bool // Fault 4 on res.partner reads
+
+	calls   map[string]int // "model.method" → count
+	total   atomic.Int64
+	authN   atomic.Int64
+	ln      net.Listener
+	httpSrv *http.Server
+}
+
+// New returns an emulator with the standard countries, no partners and the
+// system account asterisk1/asterisk1 (uid 2).
+func New() *Server {
+	s := &Server{
+		DB:         "odoo",
+		partners:   map[int]*Partner{},
+		users:      map[int]*User{2: {ID: 2, Login: "asterisk1", Name: "Asterisk", Password: "asterisk1"}},
+		countries:  map[int]string{},
+		categories: map[int]string{},
+		fields: []string{"id", "name", "display_name", "is_company", "parent_id", "commercial_partner_id",
+			"commercial_company_name", "phone", "mobile", "country_id", "user_id", "category_id", "active", "write_date"},
+		nextID: 100,
+		calls:  map[string]int{},
+	}
+	base := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	var tick atomic.Int64
+	s.now = func() time.Time { return base.Add(time.Duration(tick.Add(1)) * time.Second) }
+	for i, c := range []string{"BE", "FR", "DE", "US", "GB", "IT", "NL", "CH", "ES", "LU"} {
+		s.countries[i+1] = c
+	}
+	return s
+}
+
+// Start serves on a loopback port and returns the base URL.
+func (s *Server) Start() (string, error) {
+	return s.StartOn("127.0.0.1:0")
+}
+
+// StartOn serves on addr and returns the base URL.
+func (s *Server) StartOn(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s.ln = ln
+	mux := http.NewServeMux()
+	mux.HandleFunc("/xmlrpc/2/common", s.serveCommon)
+	mux.HandleFunc("/xmlrpc/2/object", s.serveObject)
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go s.httpSrv.Serve(ln)
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops the emulator.
+func (s *Server) Close() {
+	if s.httpSrv != nil {
+		s.httpSrv.Close()
+	}
+}
+
+// SetClock replaces the clock that stamps write_date.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// SetLatency delays every answer by d.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// SetDown makes every request fail with 502, as a proxy in front of a
+// stopped Odoo does.
+func (s *Server) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// DenyPartnerRead makes res.partner reads fail with Fault 4.
+func (s *Server) DenyPartnerRead(deny bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.denyRead = deny
+}
+
+// RemoveField drops a res.partner field, as on an Odoo without that module.
+func (s *Server) RemoveField(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.fields {
+		if f == name {
+			s.fields = append(s.fields[:i], s.fields[i+1:]...)
+			return
+		}
+	}
+}
+
+// CountryID returns the id of an ISO country code.
+func (s *Server) CountryID(code string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, c := range s.countries {
+		if c == code {
+			return id
+		}
+	}
+	return 0
+}
+
+// AddCategory adds a partner tag and returns its id.
+func (s *Server) AddCategory(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := len(s.categories) + 1
+	s.categories[id] = name
+	return id
+}
+
+// AddUser adds a res.users record and returns its id.
+func (s *Server) AddUser(login, name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := len(s.users) + 10
+	s.users[id] = &User{ID: id, Login: login, Name: name, Password: login}
+	return id
+}
+
+// SetPassword changes a user's password.
+func (s *Server) SetPassword(login, password string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.users {
+		if u.Login == login {
+			u.Password = password
+		}
+	}
+}
+
+// Upsert creates (ID 0) or replaces a partner, stamps write_date, and
+// returns its id. Active defaults to true for new partners.
+func (s *Server) Upsert(p Partner) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.ID == 0 {
+		s.nextID++
+		p.ID = s.nextID
+		p.Active = true
+	}
+	if p.WriteDate.IsZero() {
+		p.WriteDate = s.now()
+	}
+	cp := p
+	s.partners[p.ID] = &cp
+	return p.ID
+}
+
+// Update changes a partner through f and stamps write_date.
+func (s *Server) Update(id int, f func(*Partner)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.partners[id]; ok {
+		f(p)
+		p.WriteDate = s.now()
+	}
+}
+
+// Delete removes a partner (unlink).
+func (s *Server) Delete(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.partners, id)
+}
+
+// Calls reports how many execute_kw calls hit "model.method".
+func (s *Server) Calls(modelMethod string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[modelMethod]
+}
+
+// TotalCalls reports every RPC served, authenticate included.
+func (s *Server) TotalCalls() int64 { return s.total.Load() }
+
+// Logins reports how many authenticate calls were made.
+func (s *Server) Logins() int64 { return s.authN.Load() }
+
+// Fault is an Odoo XML-RPC fault.
+type Fault struct {
+	Code int
+	Msg  string
+}
+
+func (f *Fault) Error() string { return fmt.Sprintf("fault %d: %s", f.Code, f.Msg) }
+
+func (s *Server) gate(w http.ResponseWriter, r *http.Request) (string, []any, bool) {
+	s.total.Add(1)
+	s.mu.Lock()
+	lat, down := s.latency, s.down
+	s.mu.Unlock()
+	if lat > 0 {
+		select {
+		case <-time.After(lat):
+		case <-r.Context().Done():
+			return "", nil, false
+		}
+	}
+	if down {
+		http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+		return "", nil, false
+	}
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return "", nil, false
+	}
+	method, params, err := decodeCall(r.Body)
+	if err != nil {
+		encodeFault(w, 1, "Traceback (most recent call last):\nxml.parsers.expat.ExpatError: "+err.Error())
+		return "", nil, false
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	return method, params, true
+}
+
+func (s *Server) serveCommon(w http.ResponseWriter, r *http.Request) {
+	method, params, ok := s.gate(w, r)
+	if !ok {
+		return
+	}
+	switch method {
+	case "version":
+		encodeResponse(w, map[string]any{"server_version": "16.0", "server_serie": "16.0",
+			"server_version_info": []any{16, 0, 0, "final", 0, ""}, "protocol_version": 1})
+	case "authenticate", "login":
+		s.authN.Add(1)
+		if len(params) < 3 {
+			encodeFault(w, 1, "TypeError: authenticate() missing required positional arguments")
+			return
+		}
+		db, _ := params[0].(string)
+		login, _ := params[1].(string)
+		pw, _ := params[2].(string)
+		if db != s.DB {
+			encodeFault(w, 1, fmt.Sprintf("Traceback (most recent call last):\npsycopg2.OperationalError: connection to server failed: FATAL:  database \"%s\" does not exist", db))
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, u := range s.users {
+			if u.Login == login && u.Password == pw {
+				encodeResponse(w, u.ID)
+				return
+			}
+		}
+		encodeResponse(w, false) // a bad login is False, not a Fault
+	default:
+		encodeFault(w, 1, fmt.Sprintf("Traceback (most recent call last):\nKeyError: '%s'", method))
+	}
+}
+
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
+	method, params, ok := s.gate(w, r)
+	if !ok {
+		return
+	}
+	if method != "execute_kw" || len(params) < 6 {
+		encodeFault(w, 1, "Traceback (most recent call last):\nNameError: method "+method+" is not supported")
+		return
+	}
+	db, _ := params[0].(string)
+	uid, _ := params[1].(int)
+	pw, _ := params[2].(string)
+	model, _ := params[3].(string)
+	fn, _ := params[4].(string)
+	args, _ := params[5].([]any)
+	kwargs := map[string]any{}
+	if len(params) > 6 {
+		kwargs, _ = params[6].(map[string]any)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[model+"."+fn]++
+	if db != s.DB {
+		encodeFault(w, 1, fmt.Sprintf("Traceback (most recent call last):\npsycopg2.OperationalError: FATAL:  database \"%s\" does not exist", db))
+		return
+	}
+	if u, ok := s.users[uid]; !ok || u.Password != pw {
+		encodeFault(w, 3, "Access Denied")
+		return
+	}
+	v, err := s.execute(model, fn, args, kwargs)
+	if err != nil {
+		if f, ok := err.(*Fault); ok {
+			encodeFault(w, f.Code, f.Msg)
+			return
+		}
+		encodeFault(w, 1, "Traceback (most recent call last):\n"+err.Error())
+		return
+	}
+	encodeResponse(w, v)
+}
+
+// record is a model row as Odoo would read it.
+type record map[string]any
+
+func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, error) {
+	var rows []record
+	fields := []string{"id"}
+	switch model {
+	case "res.partner":
+		if s.denyRead {
+			return nil, &Fault{4, "You are not allowed to access 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Administration/Access Rights"}
+		}
+		fields = s.fields
+		for _, p := range s.partners {
+			rows = append(rows, s.partnerRecord(p))
+		}
+	case "res.country":
+		fields = []string{"id", "code", "name"}
+		for id, c := range s.countries {
+			rows = append(rows, record{"id": id, "code": c, "name": c, "active": true})
+		}
+	case "res.partner.category":
+		fields = []string{"id", "name", "display_name"}
+		for id, n := range s.categories {
+			rows = append(rows, record{"id": id, "name": n, "display_name": n, "active": true})
+		}
+	case "res.users":
+		fields = []string{"id", "login", "name"}
+		for _, u := range s.users {
+			rows = append(rows, record{"id": u.ID, "login": u.Login, "name": u.Name, "active": true})
+		}
+	default:
+		return nil, &Fault{2, fmt.Sprintf("Object %s doesn't exist", model)}
+	}
+	has := map[string]bool{}
+	for _, f := range fields {
+		has[f] = true
+	}
+
+	switch fn {
+	case "fields_get":
+		out := map[string]any{}
+		for _, f := range fields {
+			out[f] = map[string]any{"type": "char", "string": f}
+		}
+		return out, nil
+	case "search", "search_read", "search_count":
+		var domain []any
+		if len(args) > 0 {
+			domain, _ = args[0].([]any)
+		}
+		ctx, _ := kw["context"].(map[string]any)
+		if at, ok := ctx["active_test"].(bool); !ok || at {
+			if !domainMentions(domain, "active") {
+				domain = append([]any{"&", []any{"active", "=", true}}, nonEmpty(domain)...)
+			}
+		}
+		var matched []record
+		for _, r := range rows {
+			ok, err := evalDomain(domain, r, has)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				matched = append(matched, r)
+			}
+		}
+		if fn == "search_count" {
+			return len(matched), nil
+		}
+		order, _ := kw["order"].(string)
+		if err := sortRecords(matched, order, has); err != nil {
+			return nil, err
+		}
+		offset, _ := kw["offset"].(int)
+		limit, _ := kw["limit"].(int)
+		if offset > len(matched) {
+			offset = len(matched)
+		}
+		matched = matched[offset:]
+		if limit > 0 && limit < len(matched) {
+			matched = matched[:limit]
+		}
+		if fn == "search" {
+			ids := make([]any, len(matched))
+			for i, r := range matched {
+				ids[i] = r["id"]
+			}
+			return ids, nil
+		}
+		want := fields
+		if fl, ok := kw["fields"].([]any); ok && len(fl) > 0 {
+			want = nil
+			for _, f := range fl {
+				name, _ := f.(string)
+				if !has[name] {
+					return nil, fmt.Errorf("ValueError: Invalid field '%s' on model '%s'", name, model)
+				}
+				want = append(want, name)
+			}
+		}
+		out := make([]any, len(matched))
+		for i, r := range matched {
+			m := map[string]any{"id": r["id"]}
+			for _, f := range want {
+				m[f] = r[f]
+			}
+			out[i] = m
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("AttributeError: type object '%s' has no attribute '%s'", model, fn)
+}
+
+func nonEmpty(d []any) []any {
+	if len(d) == 0 {
+		return []any{[]any{"id", "!=", 0}}
+	}
+	return normalizeDomain(d)
+}
+
+func (s *Server) partnerRecord(p *Partner) record {
+	falseOr := func(v string) any {
+		if v == "" {
+			return false
+		}
+		return v
+	}
+	m2o := func(id int, name string) any {
+		if id == 0 {
+			return false
+		}
+		return []any{id, name}
+	}
+	commercial := p
+	if !p.IsCompany && p.ParentID != 0 {
+		if c, ok := s.partners[p.ParentID]; ok {
+			commercial = c
+		}
+	}
+	display := p.Name
+	companyName := any(false)
+	if commercial != p {
+		display = commercial.Name + ", " + p.Name
+		companyName = commercial.Name
+	} else if p.IsCompany {
+		companyName = p.Name
+	}
+	parentName := ""
+	if c, ok := s.partners[p.ParentID]; ok {
+		parentName = c.Name
+	}
+	userName := ""
+	if u, ok := s.users[p.UserID]; ok {
+		userName = u.Name
+	}
+	cats := make([]any, len(p.CategoryIDs))
+	for i, c := range p.CategoryIDs {
+		cats[i] = c
+	}
+	return record{
+		"id":                      p.ID,
+		"name":                    falseOr(p.Name),
+		"display_name":            display,
+		"is_company":              p.IsCompany,
+		"parent_id":               m2o(p.ParentID, parentName),
+		"commercial_partner_id":   m2o(commercial.ID, commercial.Name),
+		"commercial_company_name": companyName,
+		"phone":                   falseOr(p.Phone),
+		"mobile":                  falseOr(p.Mobile),
+		"country_id":              m2o(p.CountryID, s.countries[p.CountryID]),
+		"user_id":                 m2o(p.UserID, userName),
+		"category_id":             cats,
+		"active":                  p.Active,
+		"write_date":              p.WriteDate.UTC().Format("2006-01-02 15:04:05"),
+	}
+}
+
+func domainMentions(d []any, field string) bool {
+	for _, t := range d {
+		if term, ok := t.([]any); ok && len(term) == 3 && term[0] == field {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeDomain adds the implicit '&' between consecutive terms.
+func normalizeDomain(d []any) []any {
+	if len(d) == 0 {
+		return d
+	}
+	var out []any
+	expected := 1
+	for _, t := range d {
+		if expected == 0 {
+			out = append([]any{"&"}, out...)
+			expected = 1
+		}
+		switch t {
+		case "!":
+		case "&", "|":
+			expected++
+		default:
+			expected--
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// evalDomain evaluates a normalized Polish-notation domain.
+func evalDomain(d []any, r record, has map[string]bool) (bool, error) {
+	if len(d) == 0 {
+		return true, nil
+	}
+	d = normalizeDomain(d)
+	pos := 0
+	var eval func() (bool, error)
+	eval = func() (bool, error) {
+		if pos >= len(d) {
+			return false, fmt.Errorf("ValueError: Invalid domain")
+		}
+		t := d[pos]
+		pos++
+		switch x := t.(type) {
+		case string:
+			switch x {
+			case "!":
+				v, err := eval()
+				return !v, err
+			case "&", "|":
+				a, err := eval()
+				if err != nil {
+					return false, err
+				}
+				b, err := eval()
+				if err != nil {
+					return false, err
+				}
+				if x == "&" {
+					return a && b, nil
+				}
+				return a || b, nil
+			}
+			return false, fmt.Errorf("ValueError: Invalid domain operator %q", x)
+		case []any:
+			if len(x) != 3 {
+				return false, fmt.Errorf("ValueError: Invalid leaf %v", x)
+			}
+			field, _ := x[0].(string)
+			op, _ := x[1].(string)
+			if !has[field] && field != "active" {
+				return false, fmt.Errorf("ValueError: Invalid field %s in leaf %v", field, x)
+			}
+			return compare(r[field], op, x[2])
+		}
+		return false, fmt.Errorf("ValueError: Invalid domain element %v", t)
+	}
+	v, err := eval()
+	if err == nil && pos != len(d) {
+		return false, fmt.Errorf("ValueError: Invalid domain: unbalanced")
+	}
+	return v, err
+}
+
+func scalar(v any) any {
+	if pair, ok := v.([]any); ok && len(pair) == 2 {
+		return pair[0] // many2one compares by id
+	}
+	return v
+}
+
+func compare(have any, op string, want any) (bool, error) {
+	have = scalar(have)
+	switch op {
+	case "=", "!=":
+		eq := fmt.Sprint(have) == fmt.Sprint(want) || (want == false && (have == false || have == nil))
+		if ids, ok := have.([]any); ok {
+			eq = false
+			for _, id := range ids {
+				if fmt.Sprint(id) == fmt.Sprint(want) {
+					eq = true
+				}
+			}
+		}
+		return eq == (op == "="), nil
+	case "in", "not in":
+		list, _ := want.([]any)
+		in := false
+		for _, w := range list {
+			if fmt.Sprint(have) == fmt.Sprint(w) {
+				in = true
+			}
+		}
+		return in == (op == "in"), nil
+	case "ilike", "not ilike", "like":
+		hs, ok := have.(string)
+		if !ok {
+			return op == "not ilike", nil
+		}
+		ws := fmt.Sprint(want)
+		if op != "like" {
+			hs, ws = strings.ToLower(hs), strings.ToLower(ws)
+		}
+		if !strings.Contains(ws, "%") {
+			ws = "%" + ws + "%" // Odoo wraps a plain ilike value in %
+		}
+		return like(hs, ws) == (op != "not ilike"), nil
+	case ">", ">=", "<", "<=":
+		hs, ws := fmt.Sprint(have), fmt.Sprint(want)
+		hi, hok := have.(int)
+		wi, wok := want.(int)
+		c := strings.Compare(hs, ws)
+		if hok && wok {
+			c = hi - wi
+		}
+		switch op {
+		case ">":
+			return c > 0, nil
+		case ">=":
+			return c >= 0, nil
+		case "<":
+			return c < 0, nil
+		}
+		return c <= 0, nil
+	}
+	return false, fmt.Errorf("ValueError: Invalid leaf operator %q", op)
+}
+
+func sortRecords(rs []record, order string, has map[string]bool) error {
+	if order == "" {
+		order = "id"
+	}
+	type key struct {
+		field string
+		desc  bool
+	}
+	var keys []key
+	for _, part := range strings.Split(order, ",") {
+		f := strings.Fields(part)
+		if len(f) == 0 {
+			continue
+		}
+		if !has[f[0]] {
+			return fmt.Errorf("ValueError: Invalid field %q in order", f[0])
+		}
+		keys = append(keys, key{f[0], len(f) > 1 && strings.EqualFold(f[1], "desc")})
+	}
+	sort.SliceStable(rs, func(i, j int) bool {
+		for _, k := range keys {
+			a, b := rs[i][k.field], rs[j][k.field]
+			var c int
+			if ai, ok := a.(int); ok {
+				bi, _ := b.(int)
+				c = ai - bi
+			} else {
+				c = strings.Compare(fmt.Sprint(a), fmt.Sprint(b))
+			}
+			if c != 0 {
+				return (c < 0) != k.desc
+			}
+		}
+		return false
+	})
+	return nil
+}
+
+// like matches SQL LIKE with % wildcards (no _), as PostgreSQL does.
+func like(s, pattern string) bool {
+	parts := strings.Split(pattern, "%")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	if len(parts) == 1 {
+		return s == ""
+	}
+	return strings.HasSuffix(s, last)
+}

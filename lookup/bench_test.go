@@ -1,0 +1,75 @@
+package lookup_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/lookup"
+)
+
+// seed adds n partners with a phone each and a mobile on every other one.
+func seed(o *odootest.Server, n int) {
+	be := o.CountryID("BE")
+	for i := 0; i < n; i++ {
+		p := odootest.Partner{Name: fmt.Sprintf("Contact %d", i), Phone: fmt.Sprintf("02 %03d %02d %02d", 200+i/10000, (i/100)%100, i%100), CountryID: be}
+		if i%2 == 0 {
+			p.Mobile = fmt.Sprintf("+32 470 %02d %02d %02d", i/10000, (i/100)%100, i%100)
+		}
+		o.Upsert(p)
+	}
+}
+
+func BenchmarkLookupHit(b *testing.B) {
+	o, url := emulator(b)
+	seed(o, 1000)
+	d := directory(b, url, nil)
+	if err := d.Sync(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if r := d.Lookup(ctx, "022000102"); r.Status != lookup.Found {
+		b.Fatalf("warm-up: %+v", r)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if d.Lookup(ctx, "022000102").Status != lookup.Found {
+			b.Fatal("miss")
+		}
+	}
+}
+
+func BenchmarkNormalize(b *testing.B) {
+	n := lookup.Normalizer{Country: "BE"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := n.Caller("+32 2 555 12 34"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIndexBuild100k syncs 100,000 partners (150,000 numbers) from
+// the emulator and reports the heap held per indexed number.
+func BenchmarkIndexBuild100k(b *testing.B) {
+	o, url := emulator(b)
+	seed(o, 100_000)
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		d := directory(b, url, func(c *lookup.Config) { c.PageSize = 2000 })
+		if err := d.Sync(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		st := d.State()
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(st.Numbers), "B/number")
+		b.ReportMetric(float64(st.Numbers), "numbers")
+		runtime.KeepAlive(d)
+	}
+}

@@ -1,0 +1,341 @@
+package lookup_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/lookup"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func emulator(t testing.TB) (*odootest.Server, string) {
+	t.Helper()
+	o := odootest.New()
+	url, err := o.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	return o, url
+}
+
+func client(url string) *lookup.OdooClient {
+	return lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Timeout: 5 * time.Second, Logger: quiet})
+}
+
+func directory(t testing.TB, url string, mod func(*lookup.Config)) *lookup.Directory {
+	cfg := lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet, PageSize: 50}
+	if mod != nil {
+		mod(&cfg)
+	}
+	return lookup.NewDirectory(cfg, client(url))
+}
+
+func lookupName(t *testing.T, d *lookup.Directory, raw string) (lookup.Status, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	r := d.Lookup(ctx, raw)
+	return r.Status, r.Partner.DisplayName
+}
+
+func TestSyncIndexesMessyNumbersAndChoosesDeterministically(t *testing.T) {
+	o, url := emulator(t)
+	be, us := o.CountryID("BE"), o.CountryID("US")
+	vip := o.AddCategory("VIP")
+	seller := o.AddUser("john", "John Seller")
+	acme := o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: be, UserID: seller, CategoryIDs: []int{vip}})
+	o.Upsert(odootest.Partner{Name: "Zoë Müller", ParentID: acme, Phone: "+32 (0)2 555 12 34", Mobile: "0475 12 34 56"})
+	o.Upsert(odootest.Partner{Name: "Yankee Inc", IsCompany: true, Phone: "(870)-931-0505", CountryID: us})
+	globex := o.Upsert(odootest.Partner{Name: "Globex", IsCompany: true, Phone: "0032 2/555.99.00"})
+	o.Upsert(odootest.Partner{Name: "Ann", ParentID: globex, Phone: "02 555 77 77"})
+	o.Upsert(odootest.Partner{Name: "Bob", ParentID: globex, Phone: "02 555 77 77"})
+	o.Upsert(odootest.Partner{Name: "Older Person", Phone: "02 555 88 88"})
+	o.Upsert(odootest.Partner{Name: "Newer Person", Phone: "02 555 88 88"})
+	archived := o.Upsert(odootest.Partner{Name: "Gone Ltd", IsCompany: true, Phone: "02 555 66 66"})
+	o.Update(archived, func(p *odootest.Partner) { p.Active = false })
+	o.Upsert(odootest.Partner{Name: "Bad Number", Phone: "call reception"})
+
+	d := directory(t, url, nil)
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, raw string
+		status    lookup.Status
+		display   string
+	}{
+		{"a company's contact beats the company", "025551234", lookup.Found, "ACME SA, Zoë Müller"},
+		{"a contact's mobile", "+32475123456", lookup.Found, "ACME SA, Zoë Müller"},
+		{"a US number stored with punctuation", "+18709310505", lookup.Found, "Yankee Inc"},
+		{"several contacts of one company give the company", "025557777", lookup.Found, "Globex"},
+		{"unrelated partners give the latest written", "025558888", lookup.Found, "Newer Person"},
+		{"an archived partner is not shown", "025556666", lookup.NotFound, ""},
+		{"an unknown number", "025550000", lookup.NotFound, ""},
+		{"an internal extension", "101", lookup.Skipped, ""},
+		{"anonymous", "anonymous", lookup.Skipped, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, name := lookupName(t, d, tc.raw)
+			if s != tc.status || name != tc.display {
+				t.Errorf("Lookup(%q) = %v %q, want %v %q", tc.raw, s, name, tc.status, tc.display)
+			}
+		})
+	}
+	r := d.Lookup(context.Background(), "025551234")
+	if r.Matches != 2 || r.Partner.Company != "ACME SA" {
+		t.Errorf("matches=%d company=%q, want 2 and ACME SA", r.Matches, r.Partner.Company)
+	}
+	r = d.Lookup(context.Background(), "025559900")
+	if r.Partner.SalespersonID != 0 || len(r.Partner.Tags) != 0 {
+		t.Errorf("Globex has no salesperson or tags, got %+v", r.Partner)
+	}
+	// ACME itself: salesperson and tags.
+	o.Update(acme, func(p *odootest.Partner) { p.Phone = "02 555 12 00" })
+	d.Refresh(context.Background())
+	r = d.Lookup(context.Background(), "025551200")
+	if r.Partner.SalespersonID != seller || strings.Join(r.Partner.Tags, ",") != "VIP" {
+		t.Errorf("ACME: salesperson %d tags %v, want %d [VIP]", r.Partner.SalespersonID, r.Partner.Tags, seller)
+	}
+}
+
+func TestEachChangeInOdooShowsAfterOneRefresh(t *testing.T) {
+	o, url := emulator(t)
+	a := o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	b := o.Upsert(odootest.Partner{Name: "Bravo", Phone: "025552222"})
+	c := o.Upsert(odootest.Partner{Name: "Charlie", Phone: "025553333"})
+	e := o.Upsert(odootest.Partner{Name: "Echo", Phone: "025555555"})
+	d := directory(t, url, func(c *lookup.Config) { c.ReconcileEvery = 1 })
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o.Update(a, func(p *odootest.Partner) { p.Name = "Alpha Renamed" })
+	o.Update(b, func(p *odootest.Partner) { p.Phone = "025552299" })
+	o.Update(c, func(p *odootest.Partner) { p.Active = false })
+	o.Upsert(odootest.Partner{Name: "Delta", Phone: "025554444"})
+	o.Delete(e)
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, raw, want string
+	}{
+		{"a rename", "025551111", "Alpha Renamed"},
+		{"a changed number: the new one", "025552299", "Bravo"},
+		{"a changed number: the old one is gone", "025552222", ""},
+		{"an archived partner", "025553333", ""},
+		{"a new partner", "025554444", "Delta"},
+		{"a deleted partner", "025555555", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, got := lookupName(t, d, tc.raw); got != tc.want {
+				t.Errorf("Lookup(%q) = %q, want %q", tc.raw, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTwoEditsInTheSameSecondAreBothSeenAndNeitherTwice(t *testing.T) {
+	o, url := emulator(t)
+	sec := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	o.SetClock(func() time.Time { return sec })
+	a := o.Upsert(odootest.Partner{Name: "A", Phone: "025551111"})
+	d := directory(t, url, nil)
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Same second as the sync saw: a second partner, then an edit of the first.
+	b := o.Upsert(odootest.Partner{Name: "B", Phone: "025552222"})
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o.Update(a, func(p *odootest.Partner) { p.Name = "A2" })
+	o.Update(b, func(p *odootest.Partner) { p.Name = "B2" })
+	sec = sec.Add(time.Second)
+	o.Update(b, func(p *odootest.Partner) { p.Name = "B3" })
+	if err := d.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := lookupName(t, d, "025551111"); n != "A2" {
+		t.Errorf("first edit in the second: got %q, want A2", n)
+	}
+	if _, n := lookupName(t, d, "025552222"); n != "B3" {
+		t.Errorf("latest edit: got %q, want B3", n)
+	}
+}
+
+func TestOdooDownAtStart(t *testing.T) {
+	o, url := emulator(t)
+	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	snap := filepath.Join(t.TempDir(), "index.snapshot")
+
+	t.Run("with no snapshot, a lookup is UNAVAILABLE within its deadline", func(t *testing.T) {
+		o.SetDown(true)
+		defer o.SetDown(false)
+		d := directory(t, url, func(c *lookup.Config) { c.CacheFile = snap })
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		t0 := time.Now()
+		r := d.Lookup(ctx, "025551111")
+		if r.Status != lookup.Unavailable || time.Since(t0) > 300*time.Millisecond {
+			t.Errorf("got %v after %v", r.Status, time.Since(t0))
+		}
+	})
+	t.Run("with a snapshot, names still resolve", func(t *testing.T) {
+		d := directory(t, url, func(c *lookup.Config) { c.CacheFile = snap })
+		if err := d.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		o.SetDown(true)
+		defer o.SetDown(false)
+		d2 := directory(t, url, func(c *lookup.Config) { c.CacheFile = snap })
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go d2.Run(ctx)
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, n := lookupName(t, d2, "025551111"); n == "Alpha" {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Error("the snapshot did not resolve Alpha while Odoo was down")
+	})
+	t.Run("a corrupt snapshot is ignored with an error", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bad.snapshot")
+		os.WriteFile(bad, []byte("garbage\x00\x01"), 0o600)
+		d := directory(t, url, nil)
+		if _, err := d.LoadSnapshot(bad); err == nil {
+			t.Error("a corrupt snapshot loaded")
+		}
+		data, _ := os.ReadFile(snap)
+		os.WriteFile(bad, data[:len(data)/2], 0o600)
+		if _, err := d.LoadSnapshot(bad); err == nil || !strings.Contains(err.Error(), "truncated") {
+			t.Errorf("a truncated snapshot: %v", err)
+		}
+	})
+}
+
+func TestASlowOdooNeverDelaysALookupPastItsDeadline(t *testing.T) {
+	o, url := emulator(t)
+	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	d := directory(t, url, nil)
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o.SetLatency(3 * time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Refresh(ctx) // stuck behind the latency
+	for _, raw := range []string{"025551111", "025559999"} {
+		c, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		t0 := time.Now()
+		r := d.Lookup(c, raw)
+		cancel()
+		if el := time.Since(t0); el > 250*time.Millisecond {
+			t.Errorf("Lookup(%s) took %v with a 200ms deadline", raw, el)
+		}
+		if raw == "025551111" && r.Partner.DisplayName != "Alpha" {
+			t.Errorf("a slow Odoo lost a known name: %+v", r)
+		}
+	}
+}
+
+func TestAnIncompleteIndexAsksOdooOncePerUnknownNumber(t *testing.T) {
+	o, url := emulator(t)
+	for i, ph := range []string{"025551111", "025552222", "025553333"} {
+		o.Upsert(odootest.Partner{Name: string(rune('A' + i)), Phone: ph})
+	}
+	d := directory(t, url, func(c *lookup.Config) { c.IndexSize = 2 })
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.State(); st.Complete || st.Numbers != 2 {
+		t.Fatalf("state %+v: want 2 numbers and incomplete", st)
+	}
+	// The evicted number: a live search finds it within the deadline.
+	if s, n := lookupName(t, d, "025551111"); s != lookup.Found || n != "A" {
+		t.Errorf("evicted number: %v %q, want FOUND A", s, n)
+	}
+	// A burst of spam from one unknown number costs one Odoo query.
+	before := o.Calls("res.partner.search_read")
+	for i := 0; i < 50; i++ {
+		if s, _ := lookupName(t, d, "+3225550000"); s != lookup.NotFound {
+			t.Fatalf("spam call %d: %v", i, s)
+		}
+	}
+	if q := o.Calls("res.partner.search_read") - before; q != 1 {
+		t.Errorf("50 calls from one unknown number cost %d Odoo queries, want 1", q)
+	}
+}
+
+func TestOdooClientTurnsFaultsIntoOneClearError(t *testing.T) {
+	o, url := emulator(t)
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		setup func() *lookup.OdooClient
+		kind  error
+		words string
+	}{
+		{"a wrong password", func() *lookup.OdooClient {
+			return lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "nope"})
+		}, lookup.ErrOdooLogin, `login failed for user "asterisk1" on db "odoo"`},
+		{"a wrong database", func() *lookup.OdooClient {
+			return lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "prod", User: "asterisk1", Password: "asterisk1"})
+		}, lookup.ErrOdooServer, `database "prod" does not exist`},
+		{"no read access", func() *lookup.OdooClient { o.DenyPartnerRead(true); return client(url) }, lookup.ErrOdooAccess, "not allowed to read res.partner"},
+		{"Odoo down", func() *lookup.OdooClient { o.DenyPartnerRead(false); return client("http://127.0.0.1:1") }, lookup.ErrOdooUnreachable, "cannot reach"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.setup().Execute(ctx, "res.partner", "search_read", []any{[]any{}}, nil)
+			if !errors.Is(err, tc.kind) || !strings.Contains(err.Error(), tc.words) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v; want %v saying %q on one line", err, tc.kind, tc.words)
+			}
+		})
+	}
+	t.Run("a missing model", func(t *testing.T) {
+		_, err := client(url).Execute(ctx, "crm.lead", "search_read", []any{[]any{}}, nil)
+		if !errors.Is(err, lookup.ErrOdooUser) || !strings.Contains(err.Error(), "crm.lead doesn't exist") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("a Fault 3 after a restored database logs in again once", func(t *testing.T) {
+		c := client(url)
+		if _, err := c.Execute(ctx, "res.country", "search", []any{[]any{}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		logins := o.Logins()
+		o.SetPassword("asterisk1", "changed")
+		_, err := c.Execute(ctx, "res.country", "search", []any{[]any{}}, nil)
+		if !errors.Is(err, lookup.ErrOdooLogin) || o.Logins()-logins != 1 {
+			t.Errorf("err = %v after %d logins; want one retry then a login error", err, o.Logins()-logins)
+		}
+		o.SetPassword("asterisk1", "asterisk1")
+	})
+}
+
+func TestAMissingMobileFieldIsNotAsked(t *testing.T) {
+	o, url := emulator(t)
+	o.RemoveField("mobile")
+	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	d := directory(t, url, nil)
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatalf("sync without a mobile field: %v", err)
+	}
+	if _, n := lookupName(t, d, "025551111"); n != "Alpha" {
+		t.Errorf("got %q", n)
+	}
+}

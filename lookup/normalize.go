@@ -1,0 +1,146 @@
+package lookup
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers/v2"
+)
+
+// Why a caller ID was skipped.
+var (
+	ErrAnonymous = errors.New("anonymous caller")
+	ErrInternal  = errors.New("internal extension")
+	ErrNotNumber = errors.New("not a phone number")
+)
+
+// anonymousWords are caller IDs that carriers and Asterisk use for withheld numbers.
+var anonymousWords = map[string]bool{
+	"": true, "anonymous": true, "unknown": true, "restricted": true, "private": true,
+	"withheld": true, "unavailable": true, "unavailable caller": true, "anonymous caller": true,
+	"blocked": true, "no caller id": true, "<unknown>": true,
+}
+
+// Normalizer turns numbers into E.164 for one PBX.
+type Normalizer struct {
+	Country           string // ISO 3166-1 alpha-2: how local numbers are read
+	InternalMaxDigits int    // caller IDs of at most this many digits are extensions
+	DialFormat        string // "national" (default) or "e164"
+	OutPrefix         string // dialed before every outside number, e.g. "9"
+}
+
+// Caller reads an incoming caller ID. It accepts national forms, 00/011/+
+// international forms and bare international digits (3225551234) that some
+// trunks send. Skips return ErrAnonymous, ErrInternal or ErrNotNumber.
+func (n Normalizer) Caller(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if anonymousWords[strings.ToLower(s)] {
+		return "", ErrAnonymous
+	}
+	digits, plus, other := countDigits(s)
+	if digits == 0 || other {
+		return "", ErrNotNumber
+	}
+	if !plus && digits == len(s) && digits <= n.maxInternal() {
+		return "", ErrInternal
+	}
+	if e, ok := parseValid(s, n.Country); ok {
+		return e, nil
+	}
+	// Digits that lack the "+": some trunks send 3225551234 for +32 2 555 12 34.
+	if !plus && digits == len(s) {
+		if e, ok := parseValid("+"+s, n.Country); ok {
+			return e, nil
+		}
+	}
+	return "", ErrNotNumber
+}
+
+// Stored reads a number as a person typed it into Odoo, with each region
+// in turn (partner's country, company's, the PBX's). ok is false when no
+// region gives a valid number.
+func (n Normalizer) Stored(raw string, regions ...string) (string, bool) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", false
+	}
+	tried := map[string]bool{}
+	for _, r := range append(regions, n.Country) {
+		if r == "" || tried[r] {
+			continue
+		}
+		tried[r] = true
+		if e, ok := parseValid(s, r); ok {
+			return e, true
+		}
+	}
+	return "", false
+}
+
+// Dialable returns the digits the PBX dials for an E.164 number:
+// national digits within the PBX's country and the country's exit code
+// abroad ("national"), or the number with "+" ("e164"); OutPrefix first.
+func (n Normalizer) Dialable(e164 string) (string, error) {
+	num, err := phonenumbers.Parse(e164, n.Country)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a phone number: %w", e164, err)
+	}
+	var out string
+	switch {
+	case n.DialFormat == "e164":
+		out = phonenumbers.Format(num, phonenumbers.E164)
+	case phonenumbers.GetRegionCodeForNumber(num) == n.Country:
+		out = digitsOnly(phonenumbers.Format(num, phonenumbers.NATIONAL))
+	default:
+		out = digitsOnly(phonenumbers.FormatOutOfCountryCallingNumber(num, n.Country))
+	}
+	return n.OutPrefix + out, nil
+}
+
+func (n Normalizer) maxInternal() int {
+	if n.InternalMaxDigits > 0 {
+		return n.InternalMaxDigits
+	}
+	return 6
+}
+
+func parseValid(s, region string) (string, bool) {
+	num, err := phonenumbers.Parse(s, region)
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return "", false
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), true
+}
+
+// countDigits counts digits, notes a leading '+', and reports letters or
+// other characters that no phone number format uses.
+func countDigits(s string) (digits int, plus, other bool) {
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == '+' && i == 0:
+			plus = true
+		case strings.ContainsRune(" -./()", r):
+		default:
+			other = true
+		}
+	}
+	return
+}
+
+func digitsOnly(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// ValidCountry reports whether phonenumbers knows the region code.
+func ValidCountry(code string) bool {
+	return phonenumbers.GetSupportedRegions()[code]
+}

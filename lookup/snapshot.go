@@ -1,0 +1,145 @@
+package lookup
+
+import (
+	"bufio"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// snapshotVersion changes whenever the snapshot layout does; an older
+// file is ignored, never misread.
+const snapshotVersion = 1
+
+type snapshotHeader struct {
+	Magic     string
+	Version   int
+	Country   string // numbers were normalized with this [pbx] country
+	LastWrite string
+	Count     int
+}
+
+type snapshotPartner struct {
+	ID, CommercialID, UserID, CountryID int
+	IsCompany                           bool
+	Name, Display, Company, WriteDate   string
+	Sig                                 uint64
+	TagIDs                              []int
+	Tags                                []string
+	Numbers                             []string
+}
+
+// saveSnapshot writes the index atomically: a temporary file, fsync, rename.
+func (d *Directory) saveSnapshot() {
+	if d.cfg.CacheFile == "" {
+		return
+	}
+	if err := d.SaveSnapshot(d.cfg.CacheFile); err != nil {
+		d.log.Warn("lookup: could not write the index snapshot; a restart while Odoo is down will not resolve names", "file", d.cfg.CacheFile, "err", err)
+	}
+}
+
+// SaveSnapshot writes the index to path atomically.
+func (d *Directory) SaveSnapshot(path string) error {
+	d.mu.Lock()
+	h := snapshotHeader{Magic: "odoo-agi index", Version: snapshotVersion, Country: d.cfg.Normalizer.Country, LastWrite: d.lastWrite}
+	recs := make([]snapshotPartner, 0, len(d.idx.partners))
+	for _, p := range d.idx.partners {
+		if len(p.numbers) == 0 {
+			continue
+		}
+		recs = append(recs, snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.isCompany,
+			p.name, p.display, p.company, p.writeDate, p.sig, p.tagIDs, p.tags, append([]string(nil), p.numbers...)})
+	}
+	d.mu.Unlock()
+	h.Count = len(recs)
+
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".index-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	enc := gob.NewEncoder(w)
+	if err := enc.Encode(h); err != nil {
+		tmp.Close()
+		return err
+	}
+	for i := range recs {
+		if err := enc.Encode(&recs[i]); err != nil {
+			tmp.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if dir, err := os.Open(filepath.Dir(path)); err == nil {
+		dir.Sync()
+		dir.Close()
+	}
+	return nil
+}
+
+// LoadSnapshot fills the index from path and returns how many partners it
+// read. A missing file is not an error; a corrupt or old-format one is,
+// and leaves the index untouched.
+func (d *Directory) LoadSnapshot(path string) (int, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	dec := gob.NewDecoder(bufio.NewReader(f))
+	var h snapshotHeader
+	if err := dec.Decode(&h); err != nil || h.Magic != "odoo-agi index" {
+		return 0, fmt.Errorf("not an odoo-agi index snapshot (corrupt?)")
+	}
+	if h.Version != snapshotVersion {
+		return 0, fmt.Errorf("snapshot format %d, this version reads %d; it will be rebuilt", h.Version, snapshotVersion)
+	}
+	if h.Country != d.cfg.Normalizer.Country {
+		return 0, fmt.Errorf("snapshot was built for country %s, [pbx] country is now %s; it will be rebuilt", h.Country, d.cfg.Normalizer.Country)
+	}
+	ix := newIndex(d.cfg.IndexSize)
+	for i := 0; i < h.Count; i++ {
+		var r snapshotPartner
+		if err := dec.Decode(&r); err != nil {
+			return 0, fmt.Errorf("snapshot is truncated or corrupt at record %d of %d: %w", i+1, h.Count, err)
+		}
+		p := &partner{id: r.ID, commercialID: r.CommercialID, userID: r.UserID, countryID: r.CountryID, isCompany: r.IsCompany,
+			name: r.Name, display: r.Display, company: r.Company, writeDate: r.WriteDate, sig: r.Sig, tagIDs: r.TagIDs, tags: r.Tags}
+		ix.partners[p.id] = p
+		for _, n := range r.Numbers {
+			ps, _ := ix.numbers.Peek(n)
+			p.numbers = append(p.numbers, n)
+			ix.numbers.Add(n, append(ps, p))
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.loaded {
+		return 0, nil // a sync got there first
+	}
+	d.idx, d.loaded, d.lastWrite = ix, true, h.LastWrite
+	return h.Count, nil
+}
