@@ -334,8 +334,11 @@ func (d *Directory) Run(ctx context.Context) {
 			d.log.Info("lookup: loaded the index snapshot; names resolve while Odoo syncs", "file", d.cfg.CacheFile, "partners", n)
 		}
 	}
+	d.mu.Lock()
+	synced := !d.lastSync.IsZero()
+	d.mu.Unlock()
 	backoff := time.Second
-	for {
+	for !synced {
 		err := d.Sync(ctx)
 		if err == nil {
 			break

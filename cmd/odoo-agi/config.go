@@ -1,0 +1,220 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/odoo-agi/odoo-agi/dialplan"
+	"github.com/odoo-agi/odoo-agi/lookup"
+)
+
+// duration reads "200ms" and friends from TOML.
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"200ms\" or \"30s\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// Config is config.toml. Keys are a contract: extend, never rename.
+type Config struct {
+	Debug bool `toml:"debug"`
+	AGI   struct {
+		Listen        string   `toml:"listen"`
+		Allow         []string `toml:"allow"`
+		LookupTimeout duration `toml:"lookup_timeout"`
+		MaxSessions   int      `toml:"max_sessions"`
+	} `toml:"agi"`
+	Odoo struct {
+		URL             string   `toml:"url"`
+		DB              string   `toml:"db"`
+		User            string   `toml:"user"`
+		Password        string   `toml:"password"`
+		RefreshInterval duration `toml:"refresh_interval"`
+		IndexSize       int      `toml:"index_size"`
+		CacheFile       string   `toml:"cache_file"`
+		Timeout         duration `toml:"timeout"`
+	} `toml:"odoo"`
+	PBX struct {
+		Country           string `toml:"country"`
+		InternalMaxDigits int    `toml:"internal_max_digits"`
+		DialFormat        string `toml:"dial_format"`
+		OutPrefix         string `toml:"out_prefix"`
+	} `toml:"pbx"`
+	CallerID struct {
+		Format           string `toml:"format"`
+		MaxLength        int    `toml:"max_length"`
+		ASCII            bool   `toml:"ascii"`
+		GeolocateUnknown bool   `toml:"geolocate_unknown"`
+	} `toml:"callerid"`
+	Users []struct {
+		Login    string `toml:"login"`
+		Exten    string `toml:"exten"`
+		Channels []struct {
+			Name       string `toml:"name"`
+			Context    string `toml:"context"`
+			Originate  bool   `toml:"originate"`
+			AutoAnswer string `toml:"auto_answer"`
+		} `toml:"channels"`
+	} `toml:"users"`
+
+	path  string
+	allow []netip.Prefix
+}
+
+// defaultConfig holds the default of every key.
+func defaultConfig() *Config {
+	c := &Config{}
+	c.AGI.Listen = "127.0.0.1:4573"
+	c.AGI.Allow = []string{"127.0.0.1/32", "::1/128"}
+	c.AGI.LookupTimeout.Duration = dialplan.DefaultLookupTimeout
+	c.AGI.MaxSessions = 1000
+	c.Odoo.URL = "http://127.0.0.1:8069"
+	c.Odoo.DB = "odoo"
+	c.Odoo.User = "asterisk1"
+	c.Odoo.Password = "asterisk1"
+	c.Odoo.RefreshInterval.Duration = 30 * time.Second
+	c.Odoo.IndexSize = 1_000_000
+	c.Odoo.CacheFile = "/var/lib/odoo-agi/index.snapshot"
+	c.Odoo.Timeout.Duration = 30 * time.Second
+	c.PBX.Country = "BE"
+	c.PBX.InternalMaxDigits = 6
+	c.PBX.DialFormat = "national"
+	c.CallerID.Format = "{display_name}"
+	return c
+}
+
+// errNoConfig: no file was given and none exists where we look.
+var errNoConfig = errors.New("no config file")
+
+// findConfig applies the lookup order: -config, $ODOO_AGI_CONFIG,
+// ./config.toml, /etc/odoo-agi/config.toml.
+func findConfig(flagPath string) (string, error) {
+	if flagPath != "" {
+		return flagPath, nil
+	}
+	if p := os.Getenv("ODOO_AGI_CONFIG"); p != "" {
+		return p, nil
+	}
+	for _, p := range []string{"config.toml", "/etc/odoo-agi/config.toml"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: give -config FILE, set ODOO_AGI_CONFIG, or create ./config.toml or /etc/odoo-agi/config.toml", errNoConfig)
+}
+
+// loadConfig reads, strictly decodes and validates a config file. Errors
+// name the file, and the line or key.
+func loadConfig(path string) (*Config, error) {
+	c := defaultConfig()
+	c.path = path
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("%s: unknown key %s (misspelt, or from a newer version?)", path, strings.Join(keys, ", "))
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *Config) validate() error {
+	if _, _, err := net.SplitHostPort(c.AGI.Listen); err != nil {
+		return fmt.Errorf("[agi] listen = %q: want host:port, e.g. 127.0.0.1:4573", c.AGI.Listen)
+	}
+	c.allow = nil
+	for _, a := range c.AGI.Allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(a)
+			if err2 != nil {
+				return fmt.Errorf("[agi] allow: %q is not an address or a CIDR prefix such as 127.0.0.1/32", a)
+			}
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		c.allow = append(c.allow, p)
+	}
+	if c.AGI.LookupTimeout.Duration <= 0 || c.AGI.LookupTimeout.Duration > 5*time.Second {
+		return fmt.Errorf("[agi] lookup_timeout = %v: want more than 0 and at most 5s; a call waits this long for a name", c.AGI.LookupTimeout)
+	}
+	u, err := url.Parse(c.Odoo.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("[odoo] url = %q: want http(s)://host[:port], e.g. http://127.0.0.1:8069", c.Odoo.URL)
+	}
+	if c.Odoo.DB == "" || c.Odoo.User == "" {
+		return fmt.Errorf("[odoo] db and user must not be empty")
+	}
+	if c.Odoo.RefreshInterval.Duration < time.Second {
+		return fmt.Errorf("[odoo] refresh_interval = %v: want at least 1s", c.Odoo.RefreshInterval)
+	}
+	if c.Odoo.IndexSize < 1 {
+		return fmt.Errorf("[odoo] index_size = %d: want at least 1", c.Odoo.IndexSize)
+	}
+	c.PBX.Country = strings.ToUpper(c.PBX.Country)
+	if !lookup.ValidCountry(c.PBX.Country) {
+		return fmt.Errorf("[pbx] country = %q: want an ISO 3166-1 alpha-2 code such as BE, FR or US", c.PBX.Country)
+	}
+	if c.PBX.DialFormat != "national" && c.PBX.DialFormat != "e164" {
+		return fmt.Errorf("[pbx] dial_format = %q: want \"national\" or \"e164\"", c.PBX.DialFormat)
+	}
+	if strings.Trim(c.PBX.OutPrefix, "0123456789*#") != "" {
+		return fmt.Errorf("[pbx] out_prefix = %q: want digits, * or #", c.PBX.OutPrefix)
+	}
+	if c.CallerID.MaxLength < 0 {
+		return fmt.Errorf("[callerid] max_length = %d: want 0 (no limit) or more", c.CallerID.MaxLength)
+	}
+	return c.users().Validate()
+}
+
+func (c *Config) users() dialplan.Users {
+	var us dialplan.Users
+	for _, u := range c.Users {
+		du := dialplan.User{Login: u.Login, Exten: u.Exten}
+		for _, ch := range u.Channels {
+			ctx := ch.Context
+			if ctx == "" {
+				ctx = "from-internal"
+			}
+			du.Channels = append(du.Channels, dialplan.Channel{Name: ch.Name, Context: ctx, Originate: ch.Originate, AutoAnswer: ch.AutoAnswer})
+		}
+		us = append(us, du)
+	}
+	return us
+}
+
+func (c *Config) normalizer() lookup.Normalizer {
+	return lookup.Normalizer{Country: c.PBX.Country, InternalMaxDigits: c.PBX.InternalMaxDigits, DialFormat: c.PBX.DialFormat, OutPrefix: c.PBX.OutPrefix}
+}
+
+func (c *Config) settings() dialplan.Settings {
+	return dialplan.Settings{
+		Users:         c.users(),
+		Format:        dialplan.NameFormat{Template: c.CallerID.Format, MaxLength: c.CallerID.MaxLength, ASCII: c.CallerID.ASCII},
+		Geolocate:     c.CallerID.GeolocateUnknown,
+		LookupTimeout: c.AGI.LookupTimeout.Duration,
+	}
+}

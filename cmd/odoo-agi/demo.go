@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/agi/agitest"
+	"github.com/odoo-agi/odoo-agi/dialplan"
+	"github.com/odoo-agi/odoo-agi/internal/odootest"
+)
+
+// demoCall is one sample call: what the trunk sends.
+type demoCall struct {
+	callerID, trunkName, note string
+}
+
+var demoCalls = []demoCall{
+	{"+3225551234", "ACME TRUNK", "a contact, stored as \"02 555 12 34\""},
+	{"0475 12 34 56", "", "a mobile, national form"},
+	{"3222345678", "GLOBEX", "digits without the +; several contacts of one company"},
+	{"0033 1 23 45 67 89", "PARIS OFFICE", "unknown caller: the trunk name is kept"},
+	{"+390612345678", "", "Italian number, leading 0 kept"},
+	{"+3225550666", "", "a partner named with a quote and a newline"},
+	{"anonymous", "", "withheld number: skipped"},
+	{"101", "Reception", "internal extension: skipped"},
+}
+
+// seedDemo fills the emulator with a few contacts.
+func seedDemo(o *odootest.Server) int {
+	be, fr, it := o.CountryID("BE"), o.CountryID("FR"), o.CountryID("IT")
+	vip := o.AddCategory("VIP")
+	john := o.AddUser("john", "John Seller")
+	acme := o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "+32 2 555 00 00", CountryID: be, UserID: john, CategoryIDs: []int{vip}})
+	o.Upsert(odootest.Partner{Name: "Zoë Müller", ParentID: acme, Phone: "02 555 12 34", CountryID: be, UserID: john, CategoryIDs: []int{vip}})
+	o.Upsert(odootest.Partner{Name: "Jean Dupont", Mobile: "0475/12.34.56", CountryID: be})
+	globex := o.Upsert(odootest.Partner{Name: "Globex", IsCompany: true, Phone: "02 234 56 78", CountryID: be})
+	o.Upsert(odootest.Partner{Name: "Ann", ParentID: globex, Phone: "0032 2 234 56 78"})
+	o.Upsert(odootest.Partner{Name: "Bob", ParentID: globex, Phone: "02/234.56.78"})
+	o.Upsert(odootest.Partner{Name: "Roma Srl", IsCompany: true, Phone: "06 1234 5678", CountryID: it})
+	o.Upsert(odootest.Partner{Name: "Evil \"Corp\"\nEXEC System reboot", IsCompany: true, Phone: "02 555 06 66", CountryID: be})
+	o.Upsert(odootest.Partner{Name: "Société Générale Paris", IsCompany: true, Phone: "01 40 00 00 00", CountryID: fr})
+	return 9
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:4573", "FastAGI address to serve on")
+	debug := fs.Bool("debug", false, "log every AGI exchange and Odoo call")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return runDemo(ctx, *listen, *debug, stdout, stderr)
+}
+
+// runDemo serves until ctx ends, after printing the sample calls.
+func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.Writer) error {
+	log := newLogger(stderr, debug)
+	o := odootest.New()
+	odooURL, err := o.Start()
+	if err != nil {
+		return fmt.Errorf("demo: start the Odoo emulator: %w", err)
+	}
+	defer o.Close()
+	n := seedDemo(o)
+
+	c := defaultConfig()
+	c.path = "(demo)"
+	c.Odoo.URL = odooURL
+	c.Odoo.CacheFile = filepath.Join(os.TempDir(), fmt.Sprintf("odoo-agi-demo-%d.snapshot", os.Getpid()))
+	defer os.Remove(c.Odoo.CacheFile)
+	c.Users = append(c.Users, struct {
+		Login    string `toml:"login"`
+		Exten    string `toml:"exten"`
+		Channels []struct {
+			Name       string `toml:"name"`
+			Context    string `toml:"context"`
+			Originate  bool   `toml:"originate"`
+			AutoAnswer string `toml:"auto_answer"`
+		} `toml:"channels"`
+	}{Login: "john", Exten: "101"})
+	c.Users[0].Channels = append(c.Users[0].Channels, struct {
+		Name       string `toml:"name"`
+		Context    string `toml:"context"`
+		Originate  bool   `toml:"originate"`
+		AutoAnswer string `toml:"auto_answer"`
+	}{Name: "PJSIP/101", Originate: true, AutoAnswer: "yealink"}, struct {
+		Name       string `toml:"name"`
+		Context    string `toml:"context"`
+		Originate  bool   `toml:"originate"`
+		AutoAnswer string `toml:"auto_answer"`
+	}{Name: "PJSIP/101b"})
+	c.CallerID.GeolocateUnknown = true
+	if err := c.validate(); err != nil {
+		return err
+	}
+
+	dir := newDirectory(c, log)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = dir.Sync(sctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("demo: first sync: %w", err)
+	}
+	rctx, stopRefresh := context.WithCancel(ctx)
+	defer stopRefresh()
+	go dir.Run(rctx)
+
+	flows := dialplan.NewFlows(dir, c.settings(), log)
+	srv := newAGIServer(c, flows, log)
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("demo: listen on %s: %w (another odoo-agi running? try -listen 127.0.0.1:0)", listen, err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+
+	fmt.Fprintf(stdout, "odoo-agi demo: Odoo emulator at %s with %d contacts, FastAGI on %s\n\n", odooURL, n, addr)
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CALLER ID IN\tE.164\tODOO_LOOKUP\tCALLERID(name) OUT\tSALESPERSON\tTAGS\tAGI ROUND TRIPS\t")
+	for _, call := range demoCalls {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		res, err := agitest.Call{
+			Script: "incoming",
+			Args:   []string{},
+			Env:    map[string]string{"callerid": call.callerID, "calleridname": call.trunkName, "channel": "PJSIP/trunk-00000001"},
+			Vars:   map[string]string{"CALLERID(name)": call.trunkName},
+		}.Run(cctx, addr)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("demo: sample call %s: %w", call.callerID, err)
+		}
+		v := res.Vars
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%q\t%s\t%s\t%d\t\n", call.callerID, dash(v["ODOO_CALLER_E164"]), v["ODOO_LOOKUP"],
+			v["CALLERID(name)"], dash(v["ODOO_SALESPERSON_DIAL"]), dash(v["ODOO_PARTNER_TAGS"]), len(res.Lines))
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\nServing FastAGI on %s until Ctrl-C. Point Asterisk at it:\n  same => n,AGI(agi://%s/incoming)\n", addr, addr)
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(shctx)
+	<-errc
+	fmt.Fprintln(stdout, "odoo-agi demo: stopped")
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

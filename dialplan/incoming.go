@@ -1,0 +1,167 @@
+package dialplan
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/agi"
+	"github.com/odoo-agi/odoo-agi/lookup"
+)
+
+// Directory finds partners; package lookup satisfies it, tests may stub it.
+type Directory interface {
+	Lookup(ctx context.Context, raw string) lookup.Result
+	UserID(login string) (int, bool)
+}
+
+// DefaultLookupTimeout is how long a call waits for a name by default.
+const DefaultLookupTimeout = 200 * time.Millisecond
+
+// Settings are what a reload may change while calls are running.
+type Settings struct {
+	Users         Users
+	Format        NameFormat
+	Geolocate     bool          // unknown caller with no trunk name: show the place
+	LookupTimeout time.Duration // the longest a call waits for a name
+}
+
+// Flows serves the call flows. Its settings can be swapped while serving.
+type Flows struct {
+	Directory Directory
+	Logger    *slog.Logger
+	settings  atomic.Pointer[Settings]
+}
+
+// NewFlows returns the flows with their first settings.
+func NewFlows(dir Directory, s Settings, log *slog.Logger) *Flows {
+	if log == nil {
+		log = slog.Default()
+	}
+	f := &Flows{Directory: dir, Logger: log}
+	f.SetSettings(s)
+	return f
+}
+
+// SetSettings replaces the settings; running calls keep the ones they started with.
+func (f *Flows) SetSettings(s Settings) {
+	if s.LookupTimeout <= 0 {
+		s.LookupTimeout = DefaultLookupTimeout
+	}
+	f.settings.Store(&s)
+}
+
+// Settings returns the current settings.
+func (f *Flows) Settings() *Settings { return f.settings.Load() }
+
+// Register adds the flows to mux.
+func (f *Flows) Register(mux *agi.ServeMux) {
+	mux.HandleFunc("incoming", f.Incoming)
+	mux.HandleFunc("outgoing", f.Outgoing)
+}
+
+// Incoming is agi://…/incoming: it looks the caller up and sets the
+// ODOO_* variables and, when found, CALLERID(name), in one round trip.
+// agi_arg_1, when given, is read instead of the caller ID.
+func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
+	st := f.Settings()
+	raw := s.Env("callerid")
+	if a := s.Arg(1); a != "" {
+		raw = a
+	}
+	lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
+	r := f.Directory.Lookup(lctx, raw)
+	cancel()
+	vars := f.IncomingVars(st, r, s.Env("calleridname"), raw)
+	if err := s.SetMany(ctx, vars); err != nil {
+		f.Logger.Warn("incoming: could not set the caller variables; the call goes on", "channel", s.Env("channel"), "err", err)
+		return
+	}
+	f.Logger.Debug("incoming", "callerid", raw, "lookup", r.Status, "e164", r.E164, "partner", r.Partner.ID)
+}
+
+// IncomingVars is the contract of DESIGN.md §3. Every ODOO_* variable is
+// set on every call, so values from an earlier lookup never leak.
+func (f *Flows) IncomingVars(st *Settings, r lookup.Result, trunkName, raw string) []agi.Var {
+	vars := []agi.Var{
+		{Name: "ODOO_LOOKUP", Value: r.Status.String()},
+		{Name: "ODOO_CALLER_E164", Value: r.E164},
+	}
+	var id, name, tags, exten, dial string
+	switch r.Status {
+	case lookup.Found:
+		id = strconv.Itoa(r.Partner.ID)
+		name = r.Partner.DisplayName
+		tags = lookup.TagList(r.Partner.Tags)
+		if u, ok := f.salesperson(st, r.Partner.SalespersonID); ok {
+			exten, dial = u.Exten, u.DialString()
+		}
+		if cid := st.Format.Name(r.Partner); cid != "" {
+			vars = append(vars, agi.Var{Name: "CALLERID(name)", Value: cid})
+		}
+	case lookup.NotFound:
+		if st.Geolocate && noTrunkName(trunkName, raw) {
+			if place := st.Format.Place(r.E164); place != "" {
+				vars = append(vars, agi.Var{Name: "CALLERID(name)", Value: place})
+			}
+		}
+	}
+	return append(vars,
+		agi.Var{Name: "ODOO_PARTNER_ID", Value: id},
+		agi.Var{Name: "ODOO_PARTNER_NAME", Value: name},
+		agi.Var{Name: "ODOO_PARTNER_TAGS", Value: tags},
+		agi.Var{Name: "ODOO_SALESPERSON_EXTEN", Value: exten},
+		agi.Var{Name: "ODOO_SALESPERSON_DIAL", Value: dial},
+	)
+}
+
+// Outgoing is agi://…/outgoing, for calls a user places: it looks up the
+// dialed number (agi_arg_1, else agi_extension) and sets the name the
+// user's phone shows for the other party.
+func (f *Flows) Outgoing(ctx context.Context, s *agi.Session) {
+	st := f.Settings()
+	raw := s.Arg(1)
+	if raw == "" {
+		raw = s.Env("extension")
+	}
+	lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
+	r := f.Directory.Lookup(lctx, raw)
+	cancel()
+	vars := []agi.Var{
+		{Name: "ODOO_LOOKUP", Value: r.Status.String()},
+		{Name: "ODOO_CALLEE_E164", Value: r.E164},
+	}
+	id, name := "", ""
+	if r.Status == lookup.Found {
+		id, name = strconv.Itoa(r.Partner.ID), r.Partner.DisplayName
+		if cid := st.Format.Name(r.Partner); cid != "" {
+			// 'i': store the name for the next connected-line update without sending one now.
+			vars = append(vars, agi.Var{Name: "CONNECTEDLINE(name,i)", Value: cid})
+		}
+	}
+	vars = append(vars, agi.Var{Name: "ODOO_PARTNER_ID", Value: id}, agi.Var{Name: "ODOO_PARTNER_NAME", Value: name})
+	if err := s.SetMany(ctx, vars); err != nil {
+		f.Logger.Warn("outgoing: could not set the callee variables; the call goes on", "channel", s.Env("channel"), "err", err)
+	}
+}
+
+func (f *Flows) salesperson(st *Settings, userID int) (User, bool) {
+	if userID == 0 {
+		return User{}, false
+	}
+	for _, u := range st.Users {
+		if id, ok := f.Directory.UserID(u.Login); ok && id == userID {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+// noTrunkName: the trunk sent no usable caller name.
+func noTrunkName(name, number string) bool {
+	n := strings.TrimSpace(name)
+	return n == "" || strings.EqualFold(n, "unknown") || n == strings.TrimSpace(number)
+}
