@@ -1,0 +1,43 @@
+package agitest
+
+import (
+	"reflect"
+	"testing"
+)
+
+// The quoting table of shared/ASTERISK-WIRE.md: what res_agi stored.
+func TestParseArgsMatchesWhatAsteriskStored(t *testing.T) {
+	cases := []struct {
+		line string
+		want []string
+	}{
+		{`SET VARIABLE CALLERID(name) "John Smith"`, []string{"SET", "VARIABLE", "CALLERID(name)", "John Smith"}},
+		{`SET VARIABLE X "Jo\"hn"`, []string{"SET", "VARIABLE", "X", `Jo"hn`}},
+		{`SET VARIABLE X "back\\slash"`, []string{"SET", "VARIABLE", "X", `back\slash`}},
+		{`SET VARIABLE X "single\back"`, []string{"SET", "VARIABLE", "X", "singleback"}},
+		{`SET VARIABLE X "trail\\"`, []string{"SET", "VARIABLE", "X", `trail\`}},
+		{`SET VARIABLE X ""`, []string{"SET", "VARIABLE", "X", ""}},
+		{`SET VARIABLE CALLERID(name) John Smith`, []string{"SET", "VARIABLE", "CALLERID(name)", "John", "Smith"}},
+	}
+	for _, tc := range cases {
+		if got := ParseArgs(tc.line); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseArgs(%s) = %q, want %q", tc.line, got, tc.want)
+		}
+	}
+}
+
+func TestSeparateArgsFollowsMSetRules(t *testing.T) {
+	got := SeparateArgs(`A=1,CALLERID(name)=x\,y,B=\(p\(,C="q,r"`, ',', 99)
+	want := []string{"A=1", "CALLERID(name)=x,y", "B=(p(", "C=q,r"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestAnUnescapedParenthesisSwallowsTheNextComma(t *testing.T) {
+	// Why MSet values must escape ( ) [ ]: __ast_app_separate_args nests them.
+	got := SeparateArgs(`B=(p,C=q`, ',', 99)
+	if len(got) != 1 {
+		t.Errorf("got %q, want one argument", got)
+	}
+}
