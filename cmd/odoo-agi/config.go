@@ -59,19 +59,25 @@ type Config struct {
 		ASCII            bool   `toml:"ascii"`
 		GeolocateUnknown bool   `toml:"geolocate_unknown"`
 	} `toml:"callerid"`
-	Users []struct {
-		Login    string `toml:"login"`
-		Exten    string `toml:"exten"`
-		Channels []struct {
-			Name       string `toml:"name"`
-			Context    string `toml:"context"`
-			Originate  bool   `toml:"originate"`
-			AutoAnswer string `toml:"auto_answer"`
-		} `toml:"channels"`
-	} `toml:"users"`
+	Users []userConfig `toml:"users"`
 
 	path  string
 	allow []netip.Prefix
+}
+
+// userConfig is one [[users]] entry: an Odoo login and its channels.
+type userConfig struct {
+	Login    string          `toml:"login"`
+	Exten    string          `toml:"exten"`
+	Channels []channelConfig `toml:"channels"`
+}
+
+// channelConfig is one [[users.channels]] entry.
+type channelConfig struct {
+	Name       string `toml:"name"`
+	Context    string `toml:"context"`
+	Originate  bool   `toml:"originate"`
+	AutoAnswer string `toml:"auto_answer"`
 }
 
 // defaultConfig holds the default of every key.

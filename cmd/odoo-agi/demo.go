@@ -76,27 +76,10 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 	c.Odoo.URL = odooURL
 	c.Odoo.CacheFile = filepath.Join(os.TempDir(), fmt.Sprintf("odoo-agi-demo-%d.snapshot", os.Getpid()))
 	defer os.Remove(c.Odoo.CacheFile)
-	c.Users = append(c.Users, struct {
-		Login    string `toml:"login"`
-		Exten    string `toml:"exten"`
-		Channels []struct {
-			Name       string `toml:"name"`
-			Context    string `toml:"context"`
-			Originate  bool   `toml:"originate"`
-			AutoAnswer string `toml:"auto_answer"`
-		} `toml:"channels"`
-	}{Login: "john", Exten: "101"})
-	c.Users[0].Channels = append(c.Users[0].Channels, struct {
-		Name       string `toml:"name"`
-		Context    string `toml:"context"`
-		Originate  bool   `toml:"originate"`
-		AutoAnswer string `toml:"auto_answer"`
-	}{Name: "PJSIP/101", Originate: true, AutoAnswer: "yealink"}, struct {
-		Name       string `toml:"name"`
-		Context    string `toml:"context"`
-		Originate  bool   `toml:"originate"`
-		AutoAnswer string `toml:"auto_answer"`
-	}{Name: "PJSIP/101b"})
+	c.Users = []userConfig{{Login: "john", Exten: "101", Channels: []channelConfig{
+		{Name: "PJSIP/101", Originate: true, AutoAnswer: "yealink"},
+		{Name: "PJSIP/101b"},
+	}}}
 	c.CallerID.GeolocateUnknown = true
 	if err := c.validate(); err != nil {
 		return err
