@@ -31,12 +31,7 @@ type world struct {
 // a FastAGI server on loopback serving the flows.
 func newWorld(t *testing.T, st dialplan.Settings) *world {
 	t.Helper()
-	o := odootest.New()
-	url, err := o.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Close)
+	o, url := odootest.StartT(t)
 	be := o.CountryID("BE")
 	vip, gold := o.AddCategory("VIP"), o.AddCategory("Gold")
 	john := o.AddUser("john", "John Seller")

@@ -297,7 +297,7 @@ func (d *Directory) choose(ps []*partner) *partner {
 	return best
 }
 
-// Status describes the index for /healthz and logs.
+// State describes the index for /healthz and logs.
 type State struct {
 	Numbers, Partners int
 	Complete, Loaded  bool

@@ -17,16 +17,7 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func emulator(t testing.TB) (*odootest.Server, string) {
-	t.Helper()
-	o := odootest.New()
-	url, err := o.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Close)
-	return o, url
-}
+func emulator(t testing.TB) (*odootest.Server, string) { return odootest.StartT(t) }
 
 func client(url string) *lookup.OdooClient {
 	return lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Timeout: 5 * time.Second, Logger: quiet})
