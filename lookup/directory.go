@@ -77,15 +77,57 @@ type Config struct {
 var partnerFields = []string{"id", "name", "display_name", "is_company", "parent_id", "commercial_partner_id",
 	"commercial_company_name", "phone", "mobile", "country_id", "user_id", "category_id", "active", "write_date"}
 
-// partner is the in-memory record.
+// partner is the in-memory record, kept small: the index holds up to a
+// million numbers. Ids are int32 because Odoo's are PostgreSQL serials.
 type partner struct {
-	id, commercialID, userID, countryID int
+	id, commercialID, userID, countryID int32
 	isCompany                           bool
-	name, display, company, writeDate   string
+	writeDate                           int64  // Unix seconds (Odoo stores UTC)
 	sig                                 uint64 // fingerprint of the record as read
-	tagIDs                              []int
-	tags                                []string
-	numbers                             []string // E.164 forms indexed for it
+	name, display, company              string // display and company share name's bytes when equal
+	tags                                *tagSet
+	numbers                             [2]string // phone and mobile in E.164; "" when unused
+}
+
+// tagSet is one combination of tags, shared by every partner that has it.
+type tagSet struct {
+	ids   []int32
+	names []string // replaced, never mutated, when a tag is renamed
+}
+
+func (p *partner) hasNumbers() bool { return p.numbers[0] != "" || p.numbers[1] != "" }
+
+func (p *partner) addNumber(n string) {
+	if p.numbers[0] == "" {
+		p.numbers[0] = n
+	} else {
+		p.numbers[1] = n
+	}
+}
+
+func (p *partner) dropNumber(n string) {
+	if p.numbers[0] == n {
+		p.numbers[0], p.numbers[1] = p.numbers[1], ""
+	} else if p.numbers[1] == n {
+		p.numbers[1] = ""
+	}
+}
+
+func (p *partner) numberList() []string {
+	switch {
+	case p.numbers[1] != "":
+		return p.numbers[:]
+	case p.numbers[0] != "":
+		return p.numbers[:1]
+	}
+	return nil
+}
+
+func (p *partner) tagNames() []string {
+	if p.tags == nil {
+		return nil
+	}
+	return p.tags.names
 }
 
 // signature fingerprints a record: two reads with the same write_date (one
@@ -111,8 +153,8 @@ type Directory struct {
 
 	mu        sync.Mutex
 	idx       *index
-	loaded    bool // a sync or a snapshot ever filled the index
-	lastWrite string
+	loaded    bool  // a sync or a snapshot ever filled the index
+	lastWrite int64 // newest write_date seen, Unix seconds
 	countries map[int]string
 	tags      map[int]string
 	users     map[string]int // login → res.users id
@@ -164,12 +206,13 @@ func NewDirectory(cfg Config, odoo *OdooClient) *Directory {
 // builds a new one and swaps it in whole.
 type index struct {
 	numbers  *simplelru.LRU[string, []*partner]
-	partners map[int]*partner
-	complete bool // a full sync finished and nothing was evicted since
+	partners map[int32]*partner
+	tagSets  map[string]*tagSet // interned by their ids
+	complete bool               // a full sync finished and nothing was evicted since
 }
 
 func newIndex(size int) *index {
-	ix := &index{partners: map[int]*partner{}}
+	ix := &index{partners: map[int32]*partner{}, tagSets: map[string]*tagSet{}}
 	ix.numbers, _ = simplelru.NewLRU[string, []*partner](size, ix.onEvict)
 	return ix
 }
@@ -179,8 +222,8 @@ func newIndex(size int) *index {
 func (ix *index) onEvict(number string, ps []*partner) {
 	ix.complete = false
 	for _, p := range ps {
-		p.numbers = removeString(p.numbers, number)
-		if len(p.numbers) == 0 && ix.partners[p.id] == p {
+		p.dropNumber(number)
+		if !p.hasNumbers() && ix.partners[p.id] == p {
 			delete(ix.partners, p.id)
 		}
 	}
@@ -252,8 +295,8 @@ func (d *Directory) fromIndex(e164 string) (Result, bool) {
 		Status:  Found,
 		E164:    e164,
 		Matches: len(ps),
-		Partner: Partner{ID: p.id, Name: p.name, DisplayName: p.display, Company: p.company,
-			SalespersonID: p.userID, Tags: p.tags},
+		Partner: Partner{ID: int(p.id), Name: p.name, DisplayName: p.display, Company: p.company,
+			SalespersonID: int(p.userID), Tags: p.tagNames()},
 	}, true
 }
 
@@ -380,14 +423,14 @@ func (d *Directory) Sync(ctx context.Context) error {
 	d.mu.Unlock()
 	ix := newIndex(d.cfg.IndexSize)
 	ix.complete = true
-	lastID, maxWrite := 0, ""
+	lastID, maxWrite := int32(0), int64(0)
 	for {
 		recs, err := d.readPartners(ctx, []any{[]any{"id", ">", lastID}}, "id", 0)
 		if err != nil {
 			return d.failed(err)
 		}
 		for _, r := range recs {
-			p := decode(m, r)
+			p := ix.decode(m, r)
 			lastID = p.id
 			maxWrite = max(maxWrite, p.writeDate)
 			d.insert(ix, m, p, r)
@@ -416,16 +459,13 @@ func (d *Directory) Refresh(ctx context.Context) error {
 	d.refreshes++
 	reconcile := d.refreshes%d.cfg.ReconcileEvery == 0
 	d.mu.Unlock()
-	if !loaded || since == "" {
+	if !loaded || since == 0 {
 		return d.Sync(ctx)
 	}
 	if err := d.loadMeta(ctx); err != nil {
 		return d.failed(err)
 	}
-	from := since
-	if t, err := time.Parse(odooTime, since); err == nil {
-		from = t.Add(-10 * time.Second).Format(odooTime)
-	}
+	from := time.Unix(since-10, 0).UTC().Format(odooTime)
 	changed := 0
 	for offset := 0; ; offset += d.cfg.PageSize {
 		recs, err := d.readPartners(ctx, []any{[]any{"write_date", ">=", from}}, "write_date, id", offset)
@@ -468,9 +508,9 @@ const odooTime = "2006-01-02 15:04:05"
 func (d *Directory) apply(m meta, r map[string]any) bool {
 	ix := d.idx
 	id, _ := asInt(r["id"])
-	wd := asString(r["write_date"])
+	wd := odooUnix(r["write_date"])
 	sig := signature(r)
-	old, had := ix.partners[id]
+	old, had := ix.partners[int32(id)]
 	if had && old.writeDate == wd && old.sig == sig {
 		return false // already applied: the look-back window read it again
 	}
@@ -478,9 +518,9 @@ func (d *Directory) apply(m meta, r map[string]any) bool {
 	if had {
 		ix.remove(old)
 	}
-	p := decode(m, r)
+	p := ix.decode(m, r)
 	d.insert(ix, m, p, r)
-	for _, n := range p.numbers {
+	for _, n := range p.numberList() {
 		d.neg.Remove(n)
 	}
 	return true
@@ -488,7 +528,7 @@ func (d *Directory) apply(m meta, r map[string]any) bool {
 
 // remove takes p and its numbers out of the index.
 func (ix *index) remove(p *partner) {
-	for _, n := range p.numbers {
+	for _, n := range p.numberList() {
 		if ps, ok := ix.numbers.Peek(n); ok {
 			ps = removePartner(ps, p.id)
 			if len(ps) == 0 {
@@ -498,7 +538,7 @@ func (ix *index) remove(p *partner) {
 			}
 		}
 	}
-	p.numbers = nil
+	p.numbers = [2]string{}
 	delete(ix.partners, p.id)
 }
 
@@ -508,9 +548,9 @@ func (d *Directory) reconcile(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	alive := map[int]bool{}
+	alive := map[int32]bool{}
 	for _, id := range asIDs(res) {
-		alive[id] = true
+		alive[int32(id)] = true
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -535,7 +575,7 @@ func (d *Directory) insert(ix *index, m meta, p *partner, r map[string]any) {
 	for _, n := range d.numbersOf(ix, m, r, p) {
 		ps, _ := ix.numbers.Peek(n)
 		ps = append(removePartner(ps, p.id), p)
-		p.numbers = append(p.numbers, n)
+		p.addNumber(n)
 		ix.numbers.Add(n, ps)
 	}
 }
@@ -544,11 +584,11 @@ func (d *Directory) insert(ix *index, m meta, p *partner, r map[string]any) {
 // its company's, then the PBX's.
 func (d *Directory) numbersOf(ix *index, m meta, r map[string]any, p *partner) []string {
 	var regions []string
-	if c := m.countries[p.countryID]; c != "" {
+	if c := m.countries[int(p.countryID)]; c != "" {
 		regions = append(regions, c)
 	}
 	if cp, ok := ix.partners[p.commercialID]; ok && cp != p {
-		if c := m.countries[cp.countryID]; c != "" {
+		if c := m.countries[int(cp.countryID)]; c != "" {
 			regions = append(regions, c)
 		}
 	}
@@ -579,19 +619,22 @@ type meta struct {
 
 func (d *Directory) meta() meta { return meta{d.countries, d.tags} }
 
-func decode(m meta, r map[string]any) *partner {
+// decode turns a search_read record into a partner. Strings equal to one
+// already held (display to name, company to its partner's name) are shared.
+func (ix *index) decode(m meta, r map[string]any) *partner {
 	p := &partner{}
-	p.id, _ = asInt(r["id"])
+	p.id = asID(r["id"])
 	p.name = asString(r["name"])
 	p.display = asString(r["display_name"])
-	if p.display == "" {
+	if p.display == "" || p.display == p.name {
 		p.display = p.name
 	}
 	p.isCompany = asBool(r["is_company"])
-	p.commercialID, _ = asMany2one(r["commercial_partner_id"])
+	c, _ := asMany2one(r["commercial_partner_id"])
+	p.commercialID = int32(c)
 	if p.commercialID == 0 {
 		if parent, _ := asMany2one(r["parent_id"]); parent != 0 && !p.isCompany {
-			p.commercialID = parent
+			p.commercialID = int32(parent)
 		} else {
 			p.commercialID = p.id
 		}
@@ -600,22 +643,64 @@ func decode(m meta, r map[string]any) *partner {
 	if p.company == "" && p.commercialID != p.id {
 		_, p.company = asMany2one(r["parent_id"])
 	}
-	p.userID, _ = asMany2one(r["user_id"])
-	p.countryID, _ = asMany2one(r["country_id"])
-	p.writeDate = asString(r["write_date"])
+	switch cp := ix.partners[p.commercialID]; {
+	case p.company == p.name:
+		p.company = p.name
+	case cp != nil && cp.name == p.company:
+		p.company = cp.name
+	}
+	u, _ := asMany2one(r["user_id"])
+	p.userID = int32(u)
+	co, _ := asMany2one(r["country_id"])
+	p.countryID = int32(co)
+	p.writeDate = odooUnix(r["write_date"])
 	p.sig = signature(r)
-	p.tagIDs = asIDs(r["category_id"])
-	p.tags = tagNames(m.tags, p.tagIDs)
+	p.tags = ix.tagSet(m.tags, asIDs(r["category_id"]))
 	return p
 }
 
-func tagNames(tags map[int]string, ids []int) []string {
+// tagSet interns a combination of tag ids.
+func (ix *index) tagSet(names map[int]string, ids []int) *tagSet {
+	if len(ids) == 0 {
+		return nil
+	}
+	var key strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&key, "%d,", id)
+	}
+	if ts, ok := ix.tagSets[key.String()]; ok {
+		return ts
+	}
+	ts := &tagSet{ids: make([]int32, len(ids))}
+	for i, id := range ids {
+		ts.ids[i] = int32(id)
+	}
+	ts.names = tagNames(names, ts.ids)
+	ix.tagSets[key.String()] = ts
+	return ts
+}
+
+func asID(v any) int32 {
+	id, _ := asInt(v)
+	return int32(id)
+}
+
+// odooUnix parses a write_date ("2006-01-02 15:04:05", UTC) to Unix seconds.
+func odooUnix(v any) int64 {
+	t, err := time.Parse(odooTime, asString(v))
+	if err != nil {
+		return 0
+	}
+	return t.Unix()
+}
+
+func tagNames(tags map[int]string, ids []int32) []string {
 	if len(ids) == 0 {
 		return nil
 	}
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
-		if n := tags[id]; n != "" {
+		if n := tags[int(id)]; n != "" {
 			out = append(out, n)
 		}
 	}
@@ -698,8 +783,8 @@ func (d *Directory) loadMeta(ctx context.Context) error {
 	renamed := !sameMap(d.tags, tags)
 	d.countries, d.tags, d.users = countries, tags, users
 	if renamed {
-		for _, p := range d.idx.partners {
-			p.tags = tagNames(tags, p.tagIDs)
+		for _, ts := range d.idx.tagSets {
+			ts.names = tagNames(tags, ts.ids)
 		}
 	}
 	return nil
@@ -777,7 +862,7 @@ func (d *Directory) searchNumber(ctx context.Context, e164 string) error {
 	ix, m := d.idx, d.meta()
 	found := false
 	for _, r := range recs {
-		p := decode(m, r)
+		p := ix.decode(m, r)
 		if !containsString(d.numbersOf(ix, m, r, p), e164) {
 			continue
 		}
@@ -785,7 +870,7 @@ func (d *Directory) searchNumber(ctx context.Context, e164 string) error {
 			ix.remove(cur)
 		}
 		d.insert(ix, m, p, r)
-		found = found || len(p.numbers) > 0
+		found = found || p.hasNumbers()
 	}
 	if !found {
 		d.neg.Add(e164, struct{}{})
@@ -847,17 +932,7 @@ func containsString(ss []string, s string) bool {
 	return false
 }
 
-func removeString(ss []string, s string) []string {
-	out := ss[:0]
-	for _, x := range ss {
-		if x != s {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func removePartner(ps []*partner, id int) []*partner {
+func removePartner(ps []*partner, id int32) []*partner {
 	out := make([]*partner, 0, len(ps))
 	for _, p := range ps {
 		if p.id != id {

@@ -102,10 +102,12 @@ func TestSyncIndexesMessyNumbersAndChoosesDeterministically(t *testing.T) {
 
 func TestEachChangeInOdooShowsAfterOneRefresh(t *testing.T) {
 	o, url := emulator(t)
-	a := o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
-	b := o.Upsert(odootest.Partner{Name: "Bravo", Phone: "025552222"})
+	tag := o.AddCategory("Prospect")
+	a := o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111", CategoryIDs: []int{tag}})
+	b := o.Upsert(odootest.Partner{Name: "Bravo", Phone: "025552222", CategoryIDs: []int{tag}})
 	c := o.Upsert(odootest.Partner{Name: "Charlie", Phone: "025553333"})
 	e := o.Upsert(odootest.Partner{Name: "Echo", Phone: "025555555"})
+	o.Upsert(odootest.Partner{Name: "Golf", Phone: "025557777", CategoryIDs: []int{tag}})
 	d := directory(t, url, func(c *lookup.Config) { c.ReconcileEvery = 1 })
 	if err := d.Sync(context.Background()); err != nil {
 		t.Fatal(err)
@@ -115,9 +117,21 @@ func TestEachChangeInOdooShowsAfterOneRefresh(t *testing.T) {
 	o.Update(c, func(p *odootest.Partner) { p.Active = false })
 	o.Upsert(odootest.Partner{Name: "Delta", Phone: "025554444"})
 	o.Delete(e)
+	o.RenameCategory(tag, "Customer")
 	if err := d.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("a renamed tag, on partners that were not written", func(t *testing.T) {
+		o.Upsert(odootest.Partner{Name: "Foxtrot", Phone: "025556666", CategoryIDs: []int{tag}})
+		if err := d.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, raw := range []string{"025557777", "025552299", "025556666"} {
+			if got := d.Lookup(context.Background(), raw).Partner.Tags; strings.Join(got, ",") != "Customer" {
+				t.Errorf("Lookup(%q) tags = %q, want Customer", raw, got)
+			}
+		}
+	})
 	cases := []struct {
 		name, raw, want string
 	}{
@@ -168,7 +182,8 @@ func TestTwoEditsInTheSameSecondAreBothSeenAndNeitherTwice(t *testing.T) {
 
 func TestOdooDownAtStart(t *testing.T) {
 	o, url := emulator(t)
-	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	vip := o.AddCategory("VIP")
+	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111", CategoryIDs: []int{vip}})
 	snap := filepath.Join(t.TempDir(), "index.snapshot")
 
 	t.Run("with no snapshot, a lookup is UNAVAILABLE within its deadline", func(t *testing.T) {
@@ -196,7 +211,10 @@ func TestOdooDownAtStart(t *testing.T) {
 		go d2.Run(ctx)
 		deadline := time.Now().Add(2 * time.Second)
 		for time.Now().Before(deadline) {
-			if _, n := lookupName(t, d2, "025551111"); n == "Alpha" {
+			if r := d2.Lookup(context.Background(), "025551111"); r.Partner.DisplayName == "Alpha" {
+				if strings.Join(r.Partner.Tags, ",") != "VIP" {
+					t.Errorf("tags from the snapshot: %q, want VIP", r.Partner.Tags)
+				}
 				return
 			}
 			time.Sleep(10 * time.Millisecond)

@@ -11,23 +11,24 @@ import (
 
 // snapshotVersion changes whenever the snapshot layout does; an older
 // file is ignored, never misread.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 type snapshotHeader struct {
 	Magic     string
 	Version   int
 	Country   string // numbers were normalized with this [pbx] country
-	LastWrite string
+	LastWrite int64
+	Tags      map[int]string // tag names, for tag sets read back
 	Count     int
 }
 
 type snapshotPartner struct {
-	ID, CommercialID, UserID, CountryID int
+	ID, CommercialID, UserID, CountryID int32
 	IsCompany                           bool
-	Name, Display, Company, WriteDate   string
+	WriteDate                           int64
 	Sig                                 uint64
-	TagIDs                              []int
-	Tags                                []string
+	Name, Display, Company              string
+	TagIDs                              []int32
 	Numbers                             []string
 }
 
@@ -44,14 +45,18 @@ func (d *Directory) saveSnapshot() {
 // SaveSnapshot writes the index to path atomically.
 func (d *Directory) SaveSnapshot(path string) error {
 	d.mu.Lock()
-	h := snapshotHeader{Magic: "odoo-agi index", Version: snapshotVersion, Country: d.cfg.Normalizer.Country, LastWrite: d.lastWrite}
+	h := snapshotHeader{Magic: "odoo-agi index", Version: snapshotVersion, Country: d.cfg.Normalizer.Country, LastWrite: d.lastWrite, Tags: d.tags}
 	recs := make([]snapshotPartner, 0, len(d.idx.partners))
 	for _, p := range d.idx.partners {
-		if len(p.numbers) == 0 {
+		if !p.hasNumbers() {
 			continue
 		}
+		var tagIDs []int32
+		if p.tags != nil {
+			tagIDs = p.tags.ids
+		}
 		recs = append(recs, snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.isCompany,
-			p.name, p.display, p.company, p.writeDate, p.sig, p.tagIDs, p.tags, append([]string(nil), p.numbers...)})
+			p.writeDate, p.sig, p.name, p.display, p.company, tagIDs, p.numberList()})
 	}
 	d.mu.Unlock()
 	h.Count = len(recs)
@@ -127,11 +132,19 @@ func (d *Directory) LoadSnapshot(path string) (int, error) {
 			return 0, fmt.Errorf("snapshot is truncated or corrupt at record %d of %d: %w", i+1, h.Count, err)
 		}
 		p := &partner{id: r.ID, commercialID: r.CommercialID, userID: r.UserID, countryID: r.CountryID, isCompany: r.IsCompany,
-			name: r.Name, display: r.Display, company: r.Company, writeDate: r.WriteDate, sig: r.Sig, tagIDs: r.TagIDs, tags: r.Tags}
+			writeDate: r.WriteDate, sig: r.Sig, name: r.Name, display: r.Display, company: r.Company}
+		if r.Display == r.Name {
+			p.display = p.name
+		}
+		ids := make([]int, len(r.TagIDs))
+		for i, id := range r.TagIDs {
+			ids[i] = int(id)
+		}
+		p.tags = ix.tagSet(h.Tags, ids)
 		ix.partners[p.id] = p
-		for _, n := range r.Numbers {
+		for _, n := range r.Numbers[:min(len(r.Numbers), 2)] {
 			ps, _ := ix.numbers.Peek(n)
-			p.numbers = append(p.numbers, n)
+			p.addNumber(n)
 			ix.numbers.Add(n, append(ps, p))
 		}
 	}
@@ -141,5 +154,8 @@ func (d *Directory) LoadSnapshot(path string) (int, error) {
 		return 0, nil // a sync got there first
 	}
 	d.idx, d.loaded, d.lastWrite = ix, true, h.LastWrite
+	if d.tags == nil {
+		d.tags = h.Tags
+	}
 	return h.Count, nil
 }
