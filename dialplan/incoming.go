@@ -27,6 +27,8 @@ type Settings struct {
 	Format        NameFormat
 	Geolocate     bool          // unknown caller with no trunk name: show the place
 	LookupTimeout time.Duration // the longest a call waits for a name
+	// OriginateTimeout is how long click-to-dial rings the user's phones.
+	OriginateTimeout time.Duration
 }
 
 // Flows serves the call flows. Its settings can be swapped while serving.

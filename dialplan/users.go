@@ -62,11 +62,32 @@ func (us Users) Validate() error {
 			return fmt.Errorf("users[%d]: login %q appears twice", i, u.Login)
 		}
 		seen[u.Login] = true
+		keys := map[string]string{}
+		context := ""
 		for j, c := range u.Channels {
 			tech, res, ok := strings.Cut(c.Name, "/")
-			if !ok || tech == "" || res == "" || strings.ContainsAny(c.Name, "&,|() \t\"") {
+			if !ok || tech == "" || res == "" || strings.ContainsAny(c.Name, "&,|() \t\"$\\{}[]") {
 				return fmt.Errorf("users[%d] (%s) channels[%d]: name %q is not a channel such as PJSIP/101", i, u.Login, j, c.Name)
 			}
+			if c.Context == "" || strings.ContainsAny(c.Context, ",() \t\"$\\{}[]") {
+				return fmt.Errorf("users[%d] (%s) channels[%d]: context %q is not a dialplan context such as from-internal", i, u.Login, j, c.Context)
+			}
+			if _, err := ParseAutoAnswer(c.AutoAnswer); err != nil {
+				return fmt.Errorf("users[%d] (%s) channels[%d]: %w", i, u.Login, j, err)
+			}
+			if !c.Originate {
+				continue
+			}
+			// One Originate dials the number through one context.
+			if context != "" && c.Context != context {
+				return fmt.Errorf("users[%d] (%s): originate channels use contexts %q and %q; click-to-dial dials through one, so give them the same", i, u.Login, context, c.Context)
+			}
+			context = c.Context
+			k := autoAnswerKey(c.Name)
+			if other, dup := keys[k]; dup {
+				return fmt.Errorf("users[%d] (%s): channels %s and %s differ only in punctuation; the auto-answer handler cannot tell them apart", i, u.Login, other, c.Name)
+			}
+			keys[k] = c.Name
 		}
 	}
 	return nil

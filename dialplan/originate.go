@@ -1,0 +1,218 @@
+package dialplan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/ami"
+	"github.com/odoo-agi/odoo-agi/lookup"
+)
+
+// Manager originates calls; *ami.Client satisfies it.
+type Manager interface {
+	Originate(ctx context.Context, o ami.Originate) (ami.OriginateResult, error)
+}
+
+// The dialplan contract with extensions_odoo.conf: the first leg runs
+// ring@odoo-originate, and each phone's pre-dial handler runs
+// autoanswer@odoo-originate.
+const (
+	OriginateChannel = "Local/ring@odoo-originate"
+	// DefaultOriginateTimeout is how long the user's phones ring.
+	DefaultOriginateTimeout = 30 * time.Second
+)
+
+// Errors a click-to-dial request can fail with before anything rings.
+var (
+	ErrUnknownUser   = errors.New("unknown user")
+	ErrNoChannel     = errors.New("no originate channel")
+	ErrBadNumber     = errors.New("not a phone number")
+	ErrPBXDown       = errors.New("Asterisk manager is not connected")
+	ErrPBXPermission = errors.New("the AMI user may not originate")
+)
+
+// CallRequest is one click-to-dial: a user (login or extension) calls a number.
+type CallRequest struct {
+	User   string
+	Number string
+}
+
+// Call statuses.
+const (
+	Answered = "answered"
+	Busy     = "busy"
+	NoAnswer = "no_answer"
+	Failed   = "failed"
+)
+
+// CallResult is how the first leg ended.
+type CallResult struct {
+	Status  string // answered, busy, no_answer, failed
+	Detail  string
+	Dialed  string // what the PBX dials for the second leg
+	Context string
+	Partner string // the name shown on the user's phone, if known
+}
+
+// Originator places click-to-dial calls: it rings all of the user's
+// originate channels at once, with each one's auto-answer header, and once
+// one answers, dials the number through the user's context.
+type Originator struct {
+	Flows      *Flows // for the users and the name format
+	Normalizer lookup.Normalizer
+	Manager    Manager
+	Logger     *slog.Logger
+}
+
+// Call runs one click-to-dial and waits for the first leg's outcome.
+func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, error) {
+	st := o.Flows.Settings()
+	u, ok := st.Users.Find(strings.TrimSpace(req.User))
+	if !ok {
+		return CallResult{}, fmt.Errorf("%w %q: no [[users]] entry has this login or exten", ErrUnknownUser, req.User)
+	}
+	var chans []Channel
+	for _, c := range u.Channels {
+		if c.Originate {
+			chans = append(chans, c)
+		}
+	}
+	if len(chans) == 0 {
+		return CallResult{}, fmt.Errorf("%w: user %q has no channel with originate = true", ErrNoChannel, u.Login)
+	}
+	dialed, e164, err := o.target(req.Number)
+	if err != nil {
+		return CallResult{}, err
+	}
+	res := CallResult{Dialed: dialed, Context: chans[0].Context}
+	calleeNum := e164
+	if e164 != "" {
+		lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
+		r := o.Flows.Directory.Lookup(lctx, e164)
+		cancel()
+		if r.Status == lookup.Found {
+			res.Partner = st.Format.Name(r.Partner)
+		}
+	} else {
+		calleeNum = dialed
+	}
+
+	timeout := st.OriginateTimeout
+	if timeout <= 0 {
+		timeout = DefaultOriginateTimeout
+	}
+	names := make([]string, len(chans))
+	vars := []ami.Var{}
+	for i, c := range chans {
+		names[i] = c.Name
+		h, err := ParseAutoAnswer(c.AutoAnswer)
+		if err != nil {
+			return CallResult{}, fmt.Errorf("user %q, channel %s: %w", u.Login, c.Name, err)
+		}
+		if h != nil {
+			// One leading '_': the phone channels Dial creates inherit them.
+			key := autoAnswerKey(c.Name)
+			vars = append(vars, ami.Var{Name: "_ODOO_AAH_" + key, Value: h.Name}, ami.Var{Name: "_ODOO_AAV_" + key, Value: h.Value})
+		}
+	}
+	vars = append([]ami.Var{
+		{Name: "ODOO_DIAL", Value: strings.Join(names, "&")},
+		{Name: "ODOO_RING_TIMEOUT", Value: strconv.Itoa(int(timeout.Round(time.Second) / time.Second))},
+		{Name: "ODOO_CALLEE_NUM", Value: calleeNum},
+		{Name: "ODOO_CALLEE_NAME", Value: res.Partner},
+		{Name: "ODOO_USER", Value: u.Login},
+	}, vars...)
+	act := ami.Originate{
+		Channel:   OriginateChannel,
+		Context:   res.Context,
+		Exten:     dialed,
+		Priority:  1,
+		Timeout:   timeout,
+		CallerID:  userCallerID(u),
+		Variables: vars,
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout+10*time.Second)
+	defer cancel()
+	out, err := o.Manager.Originate(actx, act)
+	switch {
+	case errors.Is(err, ami.ErrNotConnected):
+		return res, fmt.Errorf("%w: %v", ErrPBXDown, err)
+	case errors.Is(err, ami.ErrPermission):
+		return res, fmt.Errorf("%w: give it write = originate (and call) in manager.conf: %v", ErrPBXPermission, err)
+	case err != nil:
+		res.Status, res.Detail = Failed, err.Error()
+		return res, nil
+	}
+	res.Status, res.Detail = outcome(out, u, names, dialed, res.Context, timeout)
+	o.log().Info("click-to-dial", "user", u.Login, "number", dialed, "status", res.Status, "reason", out.Reason)
+	return res, nil
+}
+
+func (o *Originator) log() *slog.Logger {
+	if o.Logger == nil {
+		return slog.Default()
+	}
+	return o.Logger
+}
+
+// target turns a requested number into what the PBX dials, and its E.164
+// form when it is a phone number. Short numbers are extensions, dialed as
+// they are.
+func (o *Originator) target(raw string) (dialed, e164 string, err error) {
+	e164, err = o.Normalizer.Caller(raw)
+	switch {
+	case errors.Is(err, lookup.ErrInternal):
+		digits := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' || r == '*' || r == '#' {
+				return r
+			}
+			return -1
+		}, raw)
+		return digits, "", nil
+	case err != nil:
+		return "", "", fmt.Errorf("%w: %q (%v)", ErrBadNumber, raw, err)
+	}
+	dialed, err = o.Normalizer.Dialable(e164)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %q (%v)", ErrBadNumber, raw, err)
+	}
+	return dialed, e164, nil
+}
+
+// userCallerID is the caller ID of the second leg: the user's own, so
+// that the PBX applies its outbound caller ID rules.
+func userCallerID(u User) string {
+	if u.Exten == "" {
+		return ""
+	}
+	name := strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r == '<' || r == '>' || r < 0x20 {
+			return -1
+		}
+		return r
+	}, u.Login)
+	return fmt.Sprintf("%q <%s>", name, u.Exten)
+}
+
+// outcome maps OriginateResponse to a status. Reason is the last control
+// frame the Local channel saw (channel.c __ast_request_and_dial); the
+// odoo-originate context turns a busy phone into Busy().
+func outcome(r ami.OriginateResult, u User, chans []string, dialed, context string, timeout time.Duration) (string, string) {
+	who := strings.Join(chans, " or ")
+	switch {
+	case r.Success || r.Reason == ami.ReasonAnswered:
+		return Answered, fmt.Sprintf("%s answered; dialing %s through %s", u.Login, dialed, context)
+	case r.Reason == ami.ReasonBusy:
+		return Busy, fmt.Sprintf("%s is busy or declined the call", who)
+	case r.Reason == ami.ReasonRinging || r.Reason == ami.ReasonHangup:
+		return NoAnswer, fmt.Sprintf("%s did not answer within %s", who, timeout)
+	case r.Reason == ami.ReasonCongestion:
+		return Failed, fmt.Sprintf("%s is unavailable (not registered?)", who)
+	}
+	return Failed, fmt.Sprintf("Asterisk could not ring %s (reason %d: is extensions_odoo.conf loaded?)", who, r.Reason)
+}
