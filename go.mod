@@ -9,6 +9,7 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/kolo/xmlrpc v0.0.0-20220921171641-a4b6fa1dd06b
 	github.com/nyaruka/phonenumbers/v2 v2.0.7
+	golang.org/x/crypto v0.59.0
 	golang.org/x/text v0.44.0
 )
 

@@ -152,8 +152,10 @@ func (r *recorder) Originate(_ context.Context, o ami.Originate) (ami.OriginateR
 
 type noDirectory struct{}
 
-func (noDirectory) Lookup(context.Context, string) lookup.Result { return lookup.Result{Status: lookup.NotFound} }
-func (noDirectory) UserID(string) (int, bool)                    { return 0, false }
+func (noDirectory) Lookup(context.Context, string) lookup.Result {
+	return lookup.Result{Status: lookup.NotFound}
+}
+func (noDirectory) UserID(string) (int, bool) { return 0, false }
 
 // TestOriginateVariablesMatchTheSnippet: every ODOO_* the first leg reads
 // is sent, and the handler's key is the one the Go side computes.

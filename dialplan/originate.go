@@ -38,8 +38,9 @@ var (
 
 // CallRequest is one click-to-dial: a user (login or extension) calls a number.
 type CallRequest struct {
-	User   string
-	Number string
+	User      string
+	Number    string
+	PartnerID int // optional: the Odoo partner the user clicked
 }
 
 // Call statuses.
@@ -127,6 +128,9 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 		{Name: "ODOO_CALLEE_NAME", Value: res.Partner},
 		{Name: "ODOO_USER", Value: u.Login},
 	}, vars...)
+	if req.PartnerID > 0 {
+		vars = append(vars, ami.Var{Name: "ODOO_PARTNER_ID", Value: strconv.Itoa(req.PartnerID)})
+	}
 	act := ami.Originate{
 		Channel:   OriginateChannel,
 		Context:   res.Context,
