@@ -18,8 +18,8 @@ import (
 // Errors callers branch on.
 var (
 	ErrNotConnected = errors.New("ami: not connected to Asterisk")
-	ErrAuth         = errors.New("ami: Authentication failed")
-	ErrPermission   = errors.New("ami: Permission denied")
+	ErrAuth         = errors.New("Authentication failed") // Asterisk's words; always wrapped
+	ErrPermission   = errors.New("Permission denied")
 	ErrTimeout      = errors.New("ami: timed out waiting for Asterisk")
 	ErrClosed       = errors.New("ami: connection closed")
 )
@@ -215,7 +215,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	if _, err := cn.roundTrip(lctx, login, c.nextID(), ""); err != nil {
 		cn.close(err)
 		if errors.Is(err, ErrAuth) {
-			return nil, fmt.Errorf("ami: login as %q on %s: %w (check [ami] user and secret against manager.conf)", c.Username, c.Addr, err)
+			return nil, fmt.Errorf("ami: login as %q on %s: %w (check [ami] user and secret against manager.conf)", c.Username, c.Addr, ErrAuth)
 		}
 		return nil, fmt.Errorf("ami: login as %q on %s: %w", c.Username, c.Addr, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/odoo-agi/odoo-agi/api"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
@@ -59,6 +60,21 @@ type Config struct {
 		ASCII            bool   `toml:"ascii"`
 		GeolocateUnknown bool   `toml:"geolocate_unknown"`
 	} `toml:"callerid"`
+	AMI struct {
+		Address string `toml:"address"`
+		User    string `toml:"user"`
+		Secret  string `toml:"secret"`
+	} `toml:"ami"`
+	Originate struct {
+		Timeout duration `toml:"timeout"`
+	} `toml:"originate"`
+	API struct {
+		Listen       string `toml:"listen"`
+		User         string `toml:"user"`
+		PasswordHash string `toml:"password_hash"`
+		TLSCert      string `toml:"tls_cert"`
+		TLSKey       string `toml:"tls_key"`
+	} `toml:"api"`
 	Users []userConfig `toml:"users"`
 
 	path  string
@@ -99,6 +115,11 @@ func defaultConfig() *Config {
 	c.PBX.InternalMaxDigits = 6
 	c.PBX.DialFormat = "national"
 	c.CallerID.Format = "{display_name}"
+	c.AMI.Address = "127.0.0.1:5038"
+	c.AMI.User = "odoo"
+	c.Originate.Timeout.Duration = dialplan.DefaultOriginateTimeout
+	c.API.Listen = "127.0.0.1:48008"
+	c.API.User = "odoo"
 	return c
 }
 
@@ -190,6 +211,39 @@ func (c *Config) validate() error {
 	if strings.Trim(c.PBX.OutPrefix, "0123456789*#") != "" {
 		return fmt.Errorf("[pbx] out_prefix = %q: want digits, * or #", c.PBX.OutPrefix)
 	}
+	if c.AMI.Secret != "" {
+		if _, _, err := net.SplitHostPort(c.AMI.Address); err != nil {
+			return fmt.Errorf("[ami] address = %q: want host:port, e.g. 127.0.0.1:5038", c.AMI.Address)
+		}
+		if c.AMI.User == "" {
+			return fmt.Errorf("[ami] user must not be empty when secret is set")
+		}
+	}
+	if d := c.Originate.Timeout.Duration; d < 5*time.Second || d > 5*time.Minute {
+		return fmt.Errorf("[originate] timeout = %v: want between 5s and 5m", c.Originate.Timeout)
+	}
+	if c.API.PasswordHash != "" {
+		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+			return fmt.Errorf("[api] listen = %q: want host:port, e.g. 127.0.0.1:48008", c.API.Listen)
+		}
+		if err := api.CheckHash(c.API.PasswordHash); err != nil {
+			return fmt.Errorf("[api] password_hash: %w", err)
+		}
+		if c.API.User == "" {
+			return fmt.Errorf("[api] user must not be empty")
+		}
+		if (c.API.TLSCert == "") != (c.API.TLSKey == "") {
+			return fmt.Errorf("[api] tls_cert and tls_key go together: give both or neither")
+		}
+		for _, f := range []string{c.API.TLSCert, c.API.TLSKey} {
+			if f == "" {
+				continue
+			}
+			if _, err := os.Stat(f); err != nil {
+				return fmt.Errorf("[api] %w", err)
+			}
+		}
+	}
 	if c.CallerID.MaxLength < 0 {
 		return fmt.Errorf("[callerid] max_length = %d: want 0 (no limit) or more", c.CallerID.MaxLength)
 	}
@@ -222,5 +276,7 @@ func (c *Config) settings() dialplan.Settings {
 		Format:        dialplan.NameFormat{Template: c.CallerID.Format, MaxLength: c.CallerID.MaxLength, ASCII: c.CallerID.ASCII},
 		Geolocate:     c.CallerID.GeolocateUnknown,
 		LookupTimeout: c.AGI.LookupTimeout.Duration,
+
+		OriginateTimeout: c.Originate.Timeout.Duration,
 	}
 }

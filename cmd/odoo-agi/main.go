@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/agi"
+	"github.com/odoo-agi/odoo-agi/ami"
+	"github.com/odoo-agi/odoo-agi/api"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
@@ -28,7 +30,9 @@ Usage:
   odoo-agi serve [-config FILE]        run the FastAGI server
   odoo-agi demo [-listen ADDR]         run against an embedded Odoo emulator with sample calls
   odoo-agi lookup [-config FILE] NUMBER  look a number up as a call would
-  odoo-agi ping [-config FILE]         check Odoo (login, read access to contacts)
+  odoo-agi ping [-config FILE]         check Odoo (login, read access to contacts) and Asterisk (AMI)
+  odoo-agi call [-config FILE] USER NUMBER  click-to-dial from the shell
+  odoo-agi hash-password               read a password on stdin, print its bcrypt hash for [api]
   odoo-agi version                     print the version
 
 The config file is -config, else $ODOO_AGI_CONFIG, else ./config.toml, else /etc/odoo-agi/config.toml.
@@ -55,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdLookup(ctx, args[1:], stdout, stderr)
 	case "ping":
 		err = cmdPing(ctx, args[1:], stdout, stderr)
+	case "call":
+		err = cmdCall(ctx, args[1:], stdout, stderr)
+	case "hash-password":
+		err = cmdHashPassword(os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "odoo-agi", version)
 	case "help", "-h", "-help", "--help":
@@ -141,6 +149,18 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	go dir.Run(ctx)
 	flows := dialplan.NewFlows(dir, c.settings(), log)
 	srv := newAGIServer(c, flows, log)
+	mgr := amiClient(c, log)
+	if mgr != nil {
+		go mgr.Run(ctx)
+	} else {
+		log.Info("click-to-dial off: set [ami] secret to enable it")
+	}
+	h := &api.Server{User: c.API.User, PasswordHash: c.API.PasswordHash, Logger: log,
+		Caller: &dialplan.Originator{Flows: flows, Normalizer: c.normalizer(), Manager: managerOrNone(mgr), Logger: log},
+		Health: func() (any, bool) { return healthDoc(dir, mgr, srv) }}
+	if err := startAPI(ctx, c, h, log); err != nil {
+		return err
+	}
 	return serveUntil(ctx, srv, log)
 }
 
@@ -215,27 +235,44 @@ func cmdPing(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	odoo := lookup.NewOdooClient(lookup.OdooConfig{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password, Timeout: 10 * time.Second, Logger: log})
 	failed := 0
 	t0 := time.Now()
-	uid, err := odoo.Login(ctx)
-	if err != nil {
+	if uid, err := odoo.Login(ctx); err != nil {
 		fmt.Fprintf(stdout, "FAIL odoo login: %v\n", err)
-		return errors.New("ping failed")
-	}
-	fmt.Fprintf(stdout, "ok   odoo login as %q on db %q (uid %d, %v)\n", c.Odoo.User, c.Odoo.DB, uid, time.Since(t0).Round(time.Millisecond))
-	t0 = time.Now()
-	res, err := odoo.Execute(ctx, "res.partner", "search_count", []any{[]any{}}, nil)
-	if err != nil {
-		fmt.Fprintf(stdout, "FAIL odoo read contacts: %v\n", err)
 		failed++
 	} else {
-		fmt.Fprintf(stdout, "ok   odoo read contacts (%v active, %v)\n", res, time.Since(t0).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "ok   odoo login as %q on db %q (uid %d, %v)\n", c.Odoo.User, c.Odoo.DB, uid, time.Since(t0).Round(time.Millisecond))
+		t0 = time.Now()
+		res, err := odoo.Execute(ctx, "res.partner", "search_count", []any{[]any{}}, nil)
+		if err != nil {
+			fmt.Fprintf(stdout, "FAIL odoo read contacts: %v\n", err)
+			failed++
+		} else {
+			fmt.Fprintf(stdout, "ok   odoo read contacts (%v active, %v)\n", res, time.Since(t0).Round(time.Millisecond))
+		}
 	}
 	if c.Odoo.Password == "asterisk1" {
 		fmt.Fprintln(stdout, "WARN [odoo] password is the default \"asterisk1\": change it")
+	}
+	if !pingAMI(ctx, c, stdout) {
+		failed++
 	}
 	if failed > 0 {
 		return errors.New("ping failed")
 	}
 	return nil
+}
+
+// managerOrNone keeps a nil *ami.Client from becoming a non-nil interface.
+func managerOrNone(c *ami.Client) dialplan.Manager {
+	if c == nil {
+		return noManager{}
+	}
+	return c
+}
+
+type noManager struct{}
+
+func (noManager) Originate(context.Context, ami.Originate) (ami.OriginateResult, error) {
+	return ami.OriginateResult{}, fmt.Errorf("%w: click-to-dial is off ([ami] secret is not set)", ami.ErrNotConnected)
 }
 
 func orDefault(s, def string) string {

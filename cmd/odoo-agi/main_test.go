@@ -3,12 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/odoo-agi/odoo-agi/ami"
+	"github.com/odoo-agi/odoo-agi/api"
+	"github.com/odoo-agi/odoo-agi/internal/amitest"
+	"github.com/odoo-agi/odoo-agi/internal/odootest"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -41,6 +53,10 @@ func TestABrokenConfigNamesTheFileAndTheLineOrKey(t *testing.T) {
 		{"a bad country", "[pbx]\ncountry = \"XX\"\n", "[pbx] country = \"XX\""},
 		{"a bad URL", "[odoo]\nurl = \"127.0.0.1:8069\"\n", "[odoo] url"},
 		{"a bad channel", "[[users]]\nlogin = \"john\"\n[[users.channels]]\nname = \"101\"\n", "not a channel such as PJSIP/101"},
+		{"an md5 password hash", "[api]\npassword_hash = \"5f4dcc3b5aa765d61d8327deb882cf99\"\n", "not a bcrypt hash"},
+		{"a TLS cert without its key", "[api]\npassword_hash = \"$2a$10$abcdefghijklmnopqrstuu5UGkSqTjYLJdKNqG8.oZ9eyWGlTbCPu\"\ntls_cert = \"/x.pem\"\n", "go together"},
+		{"an unknown auto-answer preset", "[[users]]\nlogin = \"john\"\n[[users.channels]]\nname = \"PJSIP/101\"\nauto_answer = \"yealnik\"\n", "want a preset"},
+		{"a ring timeout of 1s", "[originate]\ntimeout = \"1s\"\n", "[originate] timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,5 +122,141 @@ func TestDefaultPasswordWarnsLoudly(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "password=asterisk1") {
 		t.Error("the password value was logged")
+	}
+}
+
+// pbxWorld: an Odoo emulator with one contact, an AMI emulator, and a
+// config file pointing at both, with john's phone set up for click-to-dial.
+func pbxWorld(t *testing.T, extra string) (string, *amitest.Server) {
+	t.Helper()
+	o, url := odootest.StartT(t)
+	o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
+	pbx := amitest.New()
+	pbx.AddUser("odoo", amitest.User{Secret: "s3cr3t-ami", Originate: true})
+	addr, err := pbx.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pbx.Stop)
+	p := writeConfig(t, fmt.Sprintf(`[odoo]
+url = %q
+password = "asterisk1"
+cache_file = %q
+[ami]
+address = %q
+secret = "s3cr3t-ami"
+[originate]
+timeout = "5s"
+%s
+[[users]]
+login = "john"
+exten = "101"
+  [[users.channels]]
+  name = "PJSIP/101"
+  originate = true
+  auto_answer = "grandstream"
+`, url, filepath.Join(t.TempDir(), "snap"), addr, extra))
+	return p, pbx
+}
+
+func TestCallRingsTheUserThroughAMI(t *testing.T) {
+	p, pbx := pbxWorld(t, "")
+	var out, errs bytes.Buffer
+	if code := run([]string{"call", "-config", p, "john", "02 555 12 34"}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errs.String())
+	}
+	if !strings.Contains(out.String(), "answered: john answered; dialing 025551234 through from-internal") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	o := pbx.Originates()
+	if len(o) != 1 || o[0].Var("ODOO_CALLEE_NAME") != "ACME SA" || o[0].Var("_ODOO_AAV_PJSIP101") != "<sip:127.0.0.1>;answer-after=0" {
+		t.Errorf("originate: %+v", o)
+	}
+	pbx.Decide(func(amitest.Originated) amitest.Outcome { return amitest.Outcome{Reason: ami.ReasonBusy} })
+	out.Reset()
+	if code := run([]string{"call", "-config", p, "101", "0475123456"}, &out, &errs); code != 1 || !strings.Contains(out.String(), "busy:") {
+		t.Errorf("a busy user: exit %d\n%s", code, out.String())
+	}
+}
+
+func TestPingChecksOdooAndAsterisk(t *testing.T) {
+	p, pbx := pbxWorld(t, "")
+	var out bytes.Buffer
+	if code := run([]string{"ping", "-config", p}, &out, io.Discard); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out.String())
+	}
+	for _, want := range []string{"ok   odoo login", "ok   asterisk manager login and ping", "ok   Asterisk 22"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("ping output lacks %q:\n%s", want, out.String())
+		}
+	}
+	pbx.AddUser("odoo", amitest.User{Secret: "other"})
+	out.Reset()
+	if code := run([]string{"ping", "-config", p}, &out, io.Discard); code != 1 || !strings.Contains(out.String(), "FAIL asterisk login") ||
+		!strings.Contains(out.String(), "Authentication failed") || strings.Contains(out.String(), "s3cr3t") {
+		t.Errorf("a wrong AMI secret: exit %d\n%s", code, out.String())
+	}
+}
+
+func TestHashPasswordPrintsAConfigLine(t *testing.T) {
+	var out bytes.Buffer
+	if err := cmdHashPassword(strings.NewReader("correct horse battery\n"), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var h string
+	if _, err := fmt.Sscanf(out.String(), "password_hash = %q", &h); err != nil || api.CheckHash(h) != nil {
+		t.Errorf("output %q", out.String())
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("correct horse battery")); err != nil {
+		t.Errorf("the hash does not match the password: %v", err)
+	}
+}
+
+func TestServeAnswersTheControlAPI(t *testing.T) {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	apiAddr := ln.Addr().String()
+	ln.Close()
+	p, pbx := pbxWorld(t, fmt.Sprintf("[api]\nlisten = %q\npassword_hash = %q\n[agi]\nlisten = \"127.0.0.1:0\"\n", apiAddr, hash))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmdServe(ctx, []string{"-config", p}, io.Discard) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	var health map[string]any
+	waitFor(t, "healthz with a loaded index and AMI up", func() bool {
+		resp, err := http.Get("http://" + apiAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		health = nil
+		json.NewDecoder(resp.Body).Decode(&health)
+		return resp.StatusCode == 200 && health["status"] == "ok"
+	})
+	req, _ := http.NewRequest("POST", "http://"+apiAddr+"/api/v1/originate", strings.NewReader(`{"user": "john", "number": "+3225551234"}`))
+	req.SetBasicAuth("odoo", "correct horse")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]string
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || out["status"] != "answered" || len(pbx.Originates()) != 1 {
+		t.Errorf("originate: %d %v", resp.StatusCode, out)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
