@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
+	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/dialplan"
+	"github.com/odoo-agi/odoo-agi/internal/amitest"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 )
 
@@ -78,7 +80,7 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 	defer os.Remove(c.Odoo.CacheFile)
 	c.Users = []userConfig{{Login: "john", Exten: "101", Channels: []channelConfig{
 		{Name: "PJSIP/101", Originate: true, AutoAnswer: "yealink"},
-		{Name: "PJSIP/101b"},
+		{Name: "PJSIP/101b", Originate: true, AutoAnswer: "Call-Info: <sip:127.0.0.1>;answer-after=0"},
 	}}}
 	c.CallerID.GeolocateUnknown = true
 	if err := c.validate(); err != nil {
@@ -126,6 +128,9 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 			v["CALLERID(name)"], dash(v["ODOO_SALESPERSON_DIAL"]), dash(v["ODOO_PARTNER_TAGS"]), len(res.Lines))
 	}
 	tw.Flush()
+	if err := demoClickToDial(ctx, c, flows, stdout, stderr, debug); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "\nServing FastAGI on %s until Ctrl-C. Point Asterisk at it:\n  same => n,AGI(agi://%s/incoming)\n", addr, addr)
 
 	select {
@@ -138,6 +143,37 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 	srv.Shutdown(shctx)
 	<-errc
 	fmt.Fprintln(stdout, "odoo-agi demo: stopped")
+	return nil
+}
+
+// demoClickToDial places one click-to-dial through an embedded Asterisk
+// manager emulator and prints the Originate that Asterisk would get.
+func demoClickToDial(ctx context.Context, c *Config, flows *dialplan.Flows, stdout, stderr io.Writer, debug bool) error {
+	pbx := amitest.New()
+	pbx.AddUser("odoo", amitest.User{Secret: "demo-secret", Originate: true})
+	addr, err := pbx.Start()
+	if err != nil {
+		return fmt.Errorf("demo: start the AMI emulator: %w", err)
+	}
+	defer pbx.Stop()
+	mgr := &ami.Client{Addr: addr, Username: "odoo", Secret: "demo-secret", Logger: newLogger(stderr, debug)}
+	if err := mgr.Connect(ctx); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer mgr.Close()
+	orig := &dialplan.Originator{Flows: flows, Normalizer: c.normalizer(), Manager: mgr, Logger: newLogger(stderr, debug)}
+	res, err := orig.Call(ctx, dialplan.CallRequest{User: "john", Number: "0475 12 34 56"})
+	if err != nil {
+		return fmt.Errorf("demo: click-to-dial: %w", err)
+	}
+	fmt.Fprintf(stdout, "\nClick-to-dial: john calls 0475 12 34 56 → %s (%s). One AMI Originate:\n", res.Status, res.Detail)
+	for _, o := range pbx.Originates() {
+		for _, f := range o.Fields {
+			if f.Key != "ActionID" {
+				fmt.Fprintf(stdout, "  %s: %s\n", f.Key, f.Value)
+			}
+		}
+	}
 	return nil
 }
 
