@@ -161,12 +161,12 @@ func readLine(r *bufio.Reader) (string, error) {
 		buf = append(buf, chunk...)
 		if !isPrefix {
 			// A stray CR or NUL inside a line is noise; never pass it on.
-			return strings.Map(func(r rune) rune {
-				if r == '\r' || r == 0 {
-					return ' '
+			for i, c := range buf {
+				if c == '\r' || c == 0 {
+					buf[i] = ' '
 				}
-				return r
-			}, string(buf)), nil
+			}
+			return string(buf), nil
 		}
 	}
 }
