@@ -200,3 +200,30 @@ func TestUsersThatClickToDialCannotServeAreRefusedAtLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestEveryPresetReachesAsteriskIntactOnPJSIPAndChanSIP(t *testing.T) {
+	var chans []dialplan.Channel
+	for _, p := range dialplan.Presets {
+		chans = append(chans,
+			dialplan.Channel{Name: "PJSIP/" + p.Name, Context: "from-internal", Originate: true, AutoAnswer: p.Name},
+			dialplan.Channel{Name: "SIP/" + p.Name, Context: "from-internal", Originate: true, AutoAnswer: p.Name})
+	}
+	users := dialplan.Users{{Login: "tester", Exten: "199", Channels: chans}}
+	if err := users.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, dialplan.Settings{Users: users, OriginateTimeout: time.Second})
+	s, orig, _ := w.pbx(t)
+	if _, err := orig.Call(context.Background(), dialplan.CallRequest{User: "tester", Number: "025551234"}); err != nil {
+		t.Fatal(err)
+	}
+	o := s.Originates()[0]
+	for _, p := range dialplan.Presets {
+		for _, tech := range []string{"PJSIP", "SIP"} {
+			key := tech + p.Name
+			if o.Var("_ODOO_AAH_"+key) != p.Header.Name || o.Var("_ODOO_AAV_"+key) != p.Header.Value {
+				t.Errorf("%s/%s: Asterisk reads %q: %q, want %q: %q", tech, p.Name, o.Var("_ODOO_AAH_"+key), o.Var("_ODOO_AAV_"+key), p.Header.Name, p.Header.Value)
+			}
+		}
+	}
+}
