@@ -57,13 +57,32 @@ func (o Originate) Message() (Message, error) {
 		a.Add("CallerID", o.CallerID)
 	}
 	for _, v := range o.Variables {
-		if v.Name == "" || strings.ContainsAny(v.Name, "=,\"\\()[] \t\r\n") {
+		if !validVarName(v.Name) {
 			return Message{}, fmt.Errorf("ami: variable name %q is not allowed", v.Name)
 		}
 		a.Add("Variable", v.Name+"="+EscapeAppArg(v.Value))
 	}
 	a.Add("Async", "true")
 	return a, nil
+}
+
+// validVarName accepts NAME, _NAME, __NAME and FUNC(arg) such as
+// CHANNEL(hangup_handler_push): nothing AST_STANDARD_APP_ARGS would split.
+func validVarName(n string) bool {
+	base, arg, fn := strings.Cut(n, "(")
+	if fn && !strings.HasSuffix(arg, ")") {
+		return false
+	}
+	arg = strings.TrimSuffix(arg, ")")
+	word := func(s string) bool {
+		for _, r := range s {
+			if !(r == '_' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+				return false
+			}
+		}
+		return s != ""
+	}
+	return word(base) && (!fn || word(arg))
 }
 
 // EscapeAppArg makes s arrive byte for byte through app.c

@@ -132,7 +132,7 @@ func TestExtensionsSnippetIsWellFormed(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"odoo-incoming/s", "odoo-outgoing/s", "odoo-originate/ring", "odoo-originate/autoanswer"} {
+	for _, want := range []string{"odoo-incoming/s", "odoo-outgoing/s", "odoo-originate/ring", "odoo-originate/autoanswer", "odoo-hangup/s"} {
 		if !exts[want] {
 			t.Errorf("extensions_odoo.conf lacks %s", want)
 		}
@@ -194,5 +194,40 @@ func TestOriginateVariablesMatchTheSnippet(t *testing.T) {
 		if sent["ODOO_AAH_"+key] == "" || key != autoAnswerKey(c.conf) {
 			t.Errorf("channel %s: handler key %q finds no header in %v", c.live, key, sent)
 		}
+	}
+}
+
+// TestHangupArgumentsMatchTheFlow pins the odoo-hangup AGI arguments to
+// the order Flows.Hangup reads, and each push to its four arguments.
+func TestHangupArgumentsMatchTheFlow(t *testing.T) {
+	want := "agi://127.0.0.1:4573/hangup,${ARG1},${ARG2},${ARG3},${ARG4},${UNIQUEID},${LINKEDID},${DIALSTATUS},${ANSWEREDTIME},${DIALEDPEERNAME},${DIALEDPEERNUMBER},${FILTER(0-9A-Za-z*#+,${CALLERID(num)})}"
+	pushes := 0
+	for _, p := range parseExtensions(t, "../extensions_odoo.conf") {
+		if p.context == "odoo-hangup" && p.app == "AGI" && p.args != want {
+			t.Errorf("line %d: odoo-hangup passes\n%s\nwant\n%s", p.line, p.args, want)
+		}
+		if strings.HasPrefix(p.args, "CHANNEL(hangup_handler_push)=odoo-hangup,s,1(") {
+			pushes++
+			inner := strings.TrimSuffix(strings.TrimPrefix(p.args, "CHANNEL(hangup_handler_push)=odoo-hangup,s,1("), ")")
+			depth, n := 0, 1
+			for _, r := range inner {
+				switch r {
+				case '(', '{':
+					depth++
+				case ')', '}':
+					depth--
+				case ',':
+					if depth == 0 {
+						n++
+					}
+				}
+			}
+			if n != 4 {
+				t.Errorf("line %d: the push passes %d arguments, want 4 (direction, number, partner, start)", p.line, n)
+			}
+		}
+	}
+	if pushes != 2 {
+		t.Errorf("%d hangup handler pushes in the snippet, want 2 (incoming, outgoing)", pushes)
 	}
 }

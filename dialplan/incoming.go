@@ -35,6 +35,7 @@ type Settings struct {
 type Flows struct {
 	Directory Directory
 	Logger    *slog.Logger
+	Recorder  Recorder // the call log; nil when it is off
 	settings  atomic.Pointer[Settings]
 }
 
@@ -63,6 +64,7 @@ func (f *Flows) Settings() *Settings { return f.settings.Load() }
 func (f *Flows) Register(mux *agi.ServeMux) {
 	mux.HandleFunc("incoming", f.Incoming)
 	mux.HandleFunc("outgoing", f.Outgoing)
+	mux.HandleFunc("hangup", f.Hangup)
 }
 
 // Incoming is agi://…/incoming: it looks the caller up and sets the

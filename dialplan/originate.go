@@ -131,6 +131,15 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	if req.PartnerID > 0 {
 		vars = append(vars, ami.Var{Name: "ODOO_PARTNER_ID", Value: strconv.Itoa(req.PartnerID)})
 	}
+	if o.Flows.Recorder != nil {
+		// The second leg's hangup handler logs the call (odoo-hangup).
+		pid := ""
+		if req.PartnerID > 0 {
+			pid = strconv.Itoa(req.PartnerID)
+		}
+		vars = append(vars, ami.Var{Name: "CHANNEL(hangup_handler_push)",
+			Value: fmt.Sprintf("odoo-hangup,s,1(click,%s,%s,%d)", orEmpty(e164, dialed), pid, time.Now().Unix())})
+	}
 	act := ami.Originate{
 		Channel:   OriginateChannel,
 		Context:   res.Context,
@@ -155,6 +164,13 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	res.Status, res.Detail = outcome(out, u, names, dialed, res.Context, timeout)
 	o.log().Info("click-to-dial", "user", u.Login, "number", dialed, "status", res.Status, "reason", out.Reason)
 	return res, nil
+}
+
+func orEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func (o *Originator) log() *slog.Logger {

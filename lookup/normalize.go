@@ -144,3 +144,16 @@ func digitsOnly(s string) string {
 func ValidCountry(code string) bool {
 	return phonenumbers.GetSupportedRegions()[code]
 }
+
+// Pretty formats an E.164 number for people: "+32 2 555 12 34". Anything
+// else comes back as it is.
+func Pretty(e164 string) string {
+	if !strings.HasPrefix(e164, "+") {
+		return e164
+	}
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+}

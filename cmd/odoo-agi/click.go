@@ -15,6 +15,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/agi"
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/api"
+	"github.com/odoo-agi/odoo-agi/calllog"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
@@ -30,7 +31,7 @@ func amiClient(c *Config, log *slog.Logger) *ami.Client {
 
 // healthDoc is /healthz: the index, AMI and AGI state, no secrets. It is
 // not ok while no name can be resolved at all.
-func healthDoc(dir *lookup.Directory, mgr *ami.Client, srv *agi.Server) (any, bool) {
+func healthDoc(dir *lookup.Directory, mgr *ami.Client, srv *agi.Server, spool *calllog.Spool, d *calllog.Deliverer) (any, bool) {
 	st := dir.State()
 	status := "ok"
 	if st.LastError != "" {
@@ -51,11 +52,37 @@ func healthDoc(dir *lookup.Directory, mgr *ami.Client, srv *agi.Server) (any, bo
 	} else {
 		doc["ami"] = map[string]any{"configured": false}
 	}
+	if spool != nil {
+		ss, ds := spool.Stats(), d.Stats()
+		doc["calllog"] = map[string]any{"enabled": true, "pending_bytes": ss.Pending, "spooled": ss.Appended, "dropped": ss.Dropped,
+			"delivered": ds.Delivered, "skipped": ds.Skipped, "rejected": ds.Rejected}
+	} else {
+		doc["calllog"] = map[string]any{"enabled": false}
+	}
 	if !st.Loaded {
 		status = "unavailable"
 	}
 	doc["status"] = status
 	return doc, st.Loaded
+}
+
+// startCallLog opens the spool and starts its delivery worker when
+// [calllog] enabled is true; otherwise it returns nils.
+func startCallLog(ctx context.Context, c *Config, odoo *lookup.OdooClient, dir *lookup.Directory, log *slog.Logger) (*calllog.Spool, *calllog.Deliverer, error) {
+	if !c.CallLog.Enabled {
+		return nil, nil, nil
+	}
+	sp, err := calllog.OpenSpool(c.CallLog.SpoolDir, calllog.Options{MaxBytes: int64(c.CallLog.MaxSpoolMB) << 20, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("[calllog] spool_dir %s: %w", c.CallLog.SpoolDir, err)
+	}
+	unknown, _ := c.unknownPartner()
+	d := &calllog.Deliverer{Odoo: odoo, Directory: dir, Config: calllog.Config{
+		MissedCallActivity: c.CallLog.MissedCallActivity, ActivityUser: c.CallLog.ActivityUser,
+		UnknownPartnerID: unknown, Logger: log}}
+	go d.Run(ctx, sp)
+	log.Info("call log on", "spool", c.CallLog.SpoolDir, "pending_bytes", sp.Stats().Pending)
+	return sp, d, nil
 }
 
 // startAPI serves the control API when [api] password_hash is set.

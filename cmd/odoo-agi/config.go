@@ -7,12 +7,14 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/odoo-agi/odoo-agi/api"
+	"github.com/odoo-agi/odoo-agi/calllog"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
@@ -75,6 +77,14 @@ type Config struct {
 		TLSCert      string `toml:"tls_cert"`
 		TLSKey       string `toml:"tls_key"`
 	} `toml:"api"`
+	CallLog struct {
+		Enabled            bool   `toml:"enabled"`
+		SpoolDir           string `toml:"spool_dir"`
+		MaxSpoolMB         int    `toml:"max_spool_mb"`
+		MissedCallActivity bool   `toml:"missed_call_activity"`
+		ActivityUser       string `toml:"activity_user"`
+		UnknownCallers     string `toml:"unknown_callers"`
+	} `toml:"calllog"`
 	Users []userConfig `toml:"users"`
 
 	path  string
@@ -120,6 +130,11 @@ func defaultConfig() *Config {
 	c.Originate.Timeout.Duration = dialplan.DefaultOriginateTimeout
 	c.API.Listen = "127.0.0.1:48008"
 	c.API.User = "odoo"
+	c.CallLog.SpoolDir = "/var/lib/odoo-agi/spool"
+	c.CallLog.MaxSpoolMB = 256
+	c.CallLog.MissedCallActivity = true
+	c.CallLog.ActivityUser = calllog.ActivitySalesperson
+	c.CallLog.UnknownCallers = "skip"
 	return c
 }
 
@@ -244,6 +259,20 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	if c.CallLog.Enabled {
+		if c.CallLog.SpoolDir == "" {
+			return fmt.Errorf("[calllog] spool_dir must not be empty")
+		}
+		if c.CallLog.MaxSpoolMB < 1 {
+			return fmt.Errorf("[calllog] max_spool_mb = %d: want at least 1", c.CallLog.MaxSpoolMB)
+		}
+	}
+	if a := c.CallLog.ActivityUser; a != calllog.ActivitySalesperson && a != calllog.ActivityCalledUser {
+		return fmt.Errorf("[calllog] activity_user = %q: want \"salesperson\" or \"called_user\"", a)
+	}
+	if _, err := c.unknownPartner(); err != nil {
+		return err
+	}
 	if c.CallerID.MaxLength < 0 {
 		return fmt.Errorf("[callerid] max_length = %d: want 0 (no limit) or more", c.CallerID.MaxLength)
 	}
@@ -264,6 +293,18 @@ func (c *Config) users() dialplan.Users {
 		us = append(us, du)
 	}
 	return us
+}
+
+// unknownPartner reads [calllog] unknown_callers: "skip" or a partner id.
+func (c *Config) unknownPartner() (int, error) {
+	if c.CallLog.UnknownCallers == "" || c.CallLog.UnknownCallers == "skip" {
+		return 0, nil
+	}
+	id, err := strconv.Atoi(c.CallLog.UnknownCallers)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("[calllog] unknown_callers = %q: want \"skip\" or the id of the partner that collects them, e.g. \"42\"", c.CallLog.UnknownCallers)
+	}
+	return id, nil
 }
 
 func (c *Config) normalizer() lookup.Normalizer {

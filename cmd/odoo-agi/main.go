@@ -112,9 +112,16 @@ func warnings(c *Config, log *slog.Logger) {
 	}
 }
 
-func newDirectory(c *Config, log *slog.Logger) *lookup.Directory {
-	odoo := lookup.NewOdooClient(lookup.OdooConfig{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password,
+func newOdooClient(c *Config, log *slog.Logger) *lookup.OdooClient {
+	return lookup.NewOdooClient(lookup.OdooConfig{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password,
 		Timeout: c.Odoo.Timeout.Duration, Logger: log, Trace: c.Debug})
+}
+
+func newDirectory(c *Config, log *slog.Logger) *lookup.Directory {
+	return newDirectoryWith(c, newOdooClient(c, log), log)
+}
+
+func newDirectoryWith(c *Config, odoo *lookup.OdooClient, log *slog.Logger) *lookup.Directory {
 	return lookup.NewDirectory(lookup.Config{
 		Normalizer:      c.normalizer(),
 		IndexSize:       c.Odoo.IndexSize,
@@ -145,9 +152,18 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, c.Debug)
 	warnings(c, log)
-	dir := newDirectory(c, log)
+	odoo := newOdooClient(c, log)
+	dir := newDirectoryWith(c, odoo, log)
 	go dir.Run(ctx)
 	flows := dialplan.NewFlows(dir, c.settings(), log)
+	spool, deliverer, err := startCallLog(ctx, c, odoo, dir, log)
+	if err != nil {
+		return err
+	}
+	if spool != nil {
+		defer spool.Close()
+		flows.Recorder = spool
+	}
 	srv := newAGIServer(c, flows, log)
 	mgr := amiClient(c, log)
 	if mgr != nil {
@@ -157,7 +173,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	h := &api.Server{User: c.API.User, PasswordHash: c.API.PasswordHash, Logger: log,
 		Caller: &dialplan.Originator{Flows: flows, Normalizer: c.normalizer(), Manager: managerOrNone(mgr), Logger: log},
-		Health: func() (any, bool) { return healthDoc(dir, mgr, srv) }}
+		Health: func() (any, bool) { return healthDoc(dir, mgr, srv, spool, deliverer) }}
 	if err := startAPI(ctx, c, h, log); err != nil {
 		return err
 	}

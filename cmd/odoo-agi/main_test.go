@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/api"
 	"github.com/odoo-agi/odoo-agi/internal/amitest"
@@ -260,5 +261,70 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestServeLogsAMissedCallInOdoo(t *testing.T) {
+	o, url := odootest.StartT(t)
+	seller := o.AddUser("john", "John Seller")
+	acme := o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE"), UserID: seller})
+	o.SetPassword("asterisk1", "s3cret-odoo")
+	agiAddr, apiAddr := freeAddr(t), freeAddr(t)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
+	p := writeConfig(t, fmt.Sprintf(`[agi]
+listen = %q
+[odoo]
+url = %q
+password = "s3cret-odoo"
+cache_file = %q
+[api]
+listen = %q
+password_hash = %q
+[calllog]
+enabled = true
+spool_dir = %q
+[[users]]
+login = "john"
+exten = "101"
+  [[users.channels]]
+  name = "PJSIP/101"
+`, agiAddr, url, filepath.Join(t.TempDir(), "snap"), apiAddr, hash, t.TempDir()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmdServe(ctx, []string{"-config", p}, io.Discard) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor(t, "the index", func() bool {
+		resp, err := http.Get("http://" + apiAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	// The handler odoo-incoming pushed runs at hangup: nobody answered 101.
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ccancel()
+	start := fmt.Sprint(time.Now().Unix())
+	res, err := agitest.Call{Script: "hangup", Args: []string{"in", "025551234", "", start, "1700000000.77", "1700000000.77", "NOANSWER", "", "", "101", "025551234"}}.Run(cctx, agiAddr)
+	if err != nil || len(res.Lines) != 0 {
+		t.Fatalf("hangup session: %v, %q", err, res.Lines)
+	}
+	waitFor(t, "the note and the activity in Odoo", func() bool { return len(o.Messages()) == 1 && len(o.Activities()) == 1 })
+	m, a := o.Messages()[0], o.Activities()[0]
+	if m.ResID != acme || !strings.Contains(m.Body, "Missed call from +32 2 555 12 34 (rang John Seller (101))") || a.UserID != seller || a.Summary != "Call back ACME SA" {
+		t.Errorf("note %+v\nactivity %+v", m, a)
 	}
 }

@@ -38,6 +38,7 @@ type User struct {
 	Login    string
 	Name     string
 	Password string
+	Email    string
 }
 
 // Server is the emulator. Create it with New; the zero value is not usable.
@@ -56,6 +57,9 @@ type Server struct {
 	down       bool
 	denyRead   bool     // Fault 4 on res.partner reads
 	rendered   []record // res.partner rows by id; nil after any change
+	denyWrite  bool     // Fault 4 on message_post and activity creation
+	messages   []Message
+	activities []Activity
 
 	calls   map[string]int // "model.method" → count
 	total   atomic.Int64
@@ -70,7 +74,7 @@ func New() *Server {
 	s := &Server{
 		DB:         "odoo",
 		partners:   map[int]*Partner{},
-		users:      map[int]*User{2: {ID: 2, Login: "asterisk1", Name: "Asterisk", Password: "asterisk1"}},
+		users:      map[int]*User{2: {ID: 2, Login: "asterisk1", Name: "Asterisk", Password: "asterisk1", Email: "asterisk1@example.com"}},
 		countries:  map[int]string{},
 		categories: map[int]string{},
 		fields: []string{"id", "name", "display_name", "is_company", "parent_id", "commercial_partner_id",
@@ -358,7 +362,16 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 		encodeFault(w, 3, "Access Denied")
 		return
 	}
-	v, err := s.execute(model, fn, args, kwargs)
+	var v any
+	var err error
+	switch {
+	case model == "res.partner" && fn == "message_post":
+		v, err = s.messagePost(uid, args, kwargs)
+	case model == "mail.activity" && fn == "create":
+		v, err = s.activityCreate(args)
+	default:
+		v, err = s.execute(model, fn, args, kwargs)
+	}
 	if err != nil {
 		if f, ok := err.(*Fault); ok {
 			encodeFault(w, f.Code, f.Msg)
@@ -400,7 +413,10 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 			rows = append(rows, record{"id": u.ID, "login": u.Login, "name": u.Name, "active": true})
 		}
 	default:
-		return nil, &Fault{2, fmt.Sprintf("Object %s doesn't exist", model)}
+		var ok bool
+		if rows, fields, ok = s.mailRows(model); !ok {
+			return nil, &Fault{2, fmt.Sprintf("Object %s doesn't exist", model)}
+		}
 	}
 	has := map[string]bool{}
 	for _, f := range fields {
@@ -420,7 +436,8 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 			domain, _ = args[0].([]any)
 		}
 		ctx, _ := kw["context"].(map[string]any)
-		if at, ok := ctx["active_test"].(bool); !ok || at {
+		hasActive := len(rows) > 0 && rows[0]["active"] != nil
+		if at, ok := ctx["active_test"].(bool); hasActive && (!ok || at) {
 			if !domainMentions(domain, "active") {
 				domain = append([]any{"&", []any{"active", "=", true}}, nonEmpty(domain)...)
 			}

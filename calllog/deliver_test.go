@@ -1,0 +1,287 @@
+package calllog_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/calllog"
+	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/lookup"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type world struct {
+	odoo   *odootest.Server
+	dir    *lookup.Directory
+	client *lookup.OdooClient
+	acme   int
+	seller int
+	john   int
+	spool  string
+	logs   *syncBuf
+	cfg    calllog.Config
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	o, url := odootest.StartT(t)
+	w := &world{odoo: o, spool: t.TempDir(), logs: &syncBuf{}}
+	w.seller = o.AddUser("sales", "Sally Seller")
+	w.john = o.AddUser("john", "John Seller")
+	w.acme = o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE"), UserID: w.seller})
+	w.client = lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Timeout: 2 * time.Second, Logger: quiet})
+	w.dir = lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet, UserLogins: []string{"john", "sales"}}, w.client)
+	if err := w.dir.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.cfg = calllog.Config{MissedCallActivity: true, ActivityUser: calllog.ActivitySalesperson, Location: time.UTC,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(w.logs, nil))}
+	return w
+}
+
+func (w *world) deliverer() *calllog.Deliverer {
+	return &calllog.Deliverer{Odoo: w.client, Directory: w.dir, Config: w.cfg}
+}
+
+func (w *world) openSpool(t *testing.T) *calllog.Spool {
+	t.Helper()
+	s, err := calllog.OpenSpool(w.spool, calllog.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// run starts a worker and returns a stop function that waits for it.
+func (w *world) run(sp *calllog.Spool, d *calllog.Deliverer) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx, sp); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+func call(i int, answered bool) calllog.Record {
+	r := calllog.Record{UniqueID: fmt.Sprintf("1700000000.%d", i), Direction: calllog.Incoming, Number: "+3225551234",
+		Start: time.Date(2026, 11, 27, 14, 3, 0, 0, time.UTC), End: time.Date(2026, 11, 27, 14, 6, 12, 0, time.UTC),
+		User: "john", Exten: "101", Peer: "PJSIP/101", Status: "NOANSWER"}
+	if answered {
+		r.Status, r.Talk = "ANSWER", calllog.Duration{Duration: 192 * time.Second}
+	}
+	return r
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// perCall counts posts per uniqueid.
+func perCall(msgs []odootest.Message) map[string]int {
+	out := map[string]int{}
+	for _, m := range msgs {
+		i := strings.Index(m.Body, "[odoo-agi call ")
+		if i >= 0 {
+			out[strings.SplitN(m.Body[i+15:], "]", 2)[0]]++
+		}
+	}
+	return out
+}
+
+func TestNotesAndMissedCallActivities(t *testing.T) {
+	w := newWorld(t)
+	d := w.deliverer()
+	ctx := context.Background()
+	if err := d.Deliver(ctx, call(1, true)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Deliver(ctx, call(2, false)); err != nil {
+		t.Fatal(err)
+	}
+	msgs := w.odoo.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	want := "☎ Incoming call from +32 2 555 12 34, answered by John Seller (101), 3 min 12 s [odoo-agi call 1700000000.1]"
+	if msgs[0].Body != "<p>"+want+"</p>" || msgs[0].ResID != w.acme || msgs[0].Subtype != "mail.mt_note" || msgs[0].MessageType != "comment" {
+		t.Errorf("note: %+v", msgs[0])
+	}
+	if !strings.Contains(msgs[1].Body, "☎ Missed call from +32 2 555 12 34 (rang John Seller (101))") {
+		t.Errorf("missed note: %s", msgs[1].Body)
+	}
+	acts := w.odoo.Activities()
+	if len(acts) != 1 || acts[0].Summary != "Call back ACME SA" || acts[0].UserID != w.seller || acts[0].DateDeadline != "2026-11-27" || acts[0].ActivityTypeID != 2 {
+		t.Errorf("activities: %+v", acts)
+	}
+	t.Run("called_user assigns the activity to who was rung", func(t *testing.T) {
+		w.cfg.ActivityUser = calllog.ActivityCalledUser
+		defer func() { w.cfg.ActivityUser = calllog.ActivitySalesperson }()
+		if err := w.deliverer().Deliver(ctx, call(3, false)); err != nil {
+			t.Fatal(err)
+		}
+		if a := w.odoo.Activities(); a[len(a)-1].UserID != w.john {
+			t.Errorf("assigned to %d, want john (%d)", a[len(a)-1].UserID, w.john)
+		}
+	})
+	t.Run("delivering a record again posts nothing", func(t *testing.T) {
+		before, beforeA := len(w.odoo.Messages()), len(w.odoo.Activities())
+		if err := w.deliverer().Deliver(ctx, call(2, false)); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.odoo.Messages()) != before || len(w.odoo.Activities()) != beforeA {
+			t.Error("a redelivery posted again")
+		}
+	})
+}
+
+func TestUnknownNumbersAreSkippedOrPostedOnTheConfiguredPartner(t *testing.T) {
+	w := newWorld(t)
+	unknown := call(9, false)
+	unknown.Number = "+33123456789"
+	d := w.deliverer()
+	if err := d.Deliver(context.Background(), unknown); err != nil || len(w.odoo.Messages()) != 0 || d.Stats().Skipped != 1 {
+		t.Errorf("skip: %v, %d messages, %+v", err, len(w.odoo.Messages()), d.Stats())
+	}
+	catchAll := w.odoo.Upsert(odootest.Partner{Name: "Unknown callers", IsCompany: true})
+	w.cfg.UnknownPartnerID = catchAll
+	if err := w.deliverer().Deliver(context.Background(), unknown); err != nil {
+		t.Fatal(err)
+	}
+	msgs := w.odoo.Messages()
+	if len(msgs) != 1 || msgs[0].ResID != catchAll || !strings.Contains(msgs[0].Body, "+33 1 23 45 67 89") || len(w.odoo.Activities()) != 0 {
+		t.Errorf("catch-all: %+v, activities %d", msgs, len(w.odoo.Activities()))
+	}
+}
+
+func TestFiveHundredCallsWhileOdooIsDownAreEachDeliveredOnce(t *testing.T) {
+	w := newWorld(t)
+	sp := w.openSpool(t)
+	w.odoo.SetDown(true)
+	stop := w.run(sp, w.deliverer())
+	defer stop()
+	var wg sync.WaitGroup
+	for g := 0; g < 10; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				if err := sp.Append(context.Background(), call(g*50+i, true)); err != nil {
+					t.Error(err)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	time.Sleep(100 * time.Millisecond)
+	if n := len(w.odoo.Messages()); n != 0 {
+		t.Fatalf("%d messages while Odoo was down", n)
+	}
+	w.odoo.SetDown(false)
+	waitFor(t, "the backlog to drain", func() bool { return sp.Stats().Pending == 0 })
+	got := perCall(w.odoo.Messages())
+	if len(got) != 500 {
+		t.Errorf("%d calls delivered, want 500", len(got))
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("call %s posted %d times", id, n)
+		}
+	}
+	if n := strings.Count(w.logs.String(), "cannot deliver"); n < 1 || n > 3 {
+		t.Errorf("%d 'cannot deliver' lines for one outage:\n%s", n, w.logs.String())
+	}
+}
+
+func TestARestartInTheMiddleOfDeliveryLosesAndDuplicatesNothing(t *testing.T) {
+	w := newWorld(t)
+	sp := w.openSpool(t)
+	for i := 0; i < 200; i++ {
+		sp.Append(context.Background(), call(i, i%2 == 0))
+	}
+	w.odoo.SetLatency(2 * time.Millisecond)
+	stop := w.run(sp, w.deliverer())
+	waitFor(t, "some deliveries", func() bool { return len(w.odoo.Messages()) >= 40 })
+	stop()
+	sp.Close()
+	// The crash window: the next record was posted but never acknowledged.
+	sp2 := w.openSpool(t)
+	e, err := sp2.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.deliverer().Deliver(context.Background(), e.Record); err != nil {
+		t.Fatal(err)
+	}
+	stop2 := w.run(sp2, w.deliverer())
+	defer stop2()
+	waitFor(t, "the rest", func() bool { return sp2.Stats().Pending == 0 })
+	got := perCall(w.odoo.Messages())
+	if len(got) != 200 {
+		t.Errorf("%d calls delivered, want 200", len(got))
+	}
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("call %s posted %d times", id, n)
+		}
+	}
+	acts := map[string]int{}
+	for _, a := range w.odoo.Activities() {
+		acts[a.Note]++
+	}
+	if len(acts) != 100 {
+		t.Errorf("%d missed-call activities, want 100", len(acts))
+	}
+}
+
+func TestMissingRightsSayWhyOnceAndTheBacklogDrainsOnceGranted(t *testing.T) {
+	w := newWorld(t)
+	sp := w.openSpool(t)
+	w.odoo.DenyPartnerWrite(true)
+	for i := 0; i < 20; i++ {
+		sp.Append(context.Background(), call(i, false))
+	}
+	stop := w.run(sp, w.deliverer())
+	defer stop()
+	waitFor(t, "the rights error", func() bool { return strings.Contains(w.logs.String(), "lacks a right") })
+	time.Sleep(200 * time.Millisecond)
+	if n := strings.Count(w.logs.String(), "lacks a right"); n != 1 {
+		t.Errorf("%d log lines about the missing right, want 1:\n%s", n, w.logs.String())
+	}
+	if !strings.Contains(w.logs.String(), "Contact Creation") {
+		t.Errorf("the log does not name the right:\n%s", w.logs.String())
+	}
+	w.odoo.DenyPartnerWrite(false)
+	waitFor(t, "the backlog to drain", func() bool { return sp.Stats().Pending == 0 })
+	if len(perCall(w.odoo.Messages())) != 20 || len(w.odoo.Activities()) != 20 {
+		t.Errorf("%d notes, %d activities after the right was granted", len(w.odoo.Messages()), len(w.odoo.Activities()))
+	}
+	t.Run("a posting user without email is said clearly too", func(t *testing.T) {
+		w.odoo.SetUserEmail("asterisk1", "")
+		err := w.deliverer().Deliver(context.Background(), call(99, true))
+		if err == nil || !strings.Contains(err.Error(), "email") {
+			t.Errorf("got %v", err)
+		}
+	})
+}
