@@ -42,6 +42,9 @@ type Server struct {
 	Logger *slog.Logger // nil: slog.Default()
 	// Trace logs every command and reply at debug level.
 	Trace bool
+	// OnSessionEnd, when set, is called after every session and every
+	// refused connection, for metrics. It must not block.
+	OnSessionEnd func(SessionEnd)
 
 	mu         sync.Mutex
 	listeners  map[net.Listener]struct{}
@@ -51,6 +54,20 @@ type Server struct {
 	wg         sync.WaitGroup
 	lastBusy   atomic.Int64 // unix nanos of the last "too many sessions" log line
 	busyMuted  atomic.Int64 // refusals not logged since then
+}
+
+// SessionEnd describes a finished or refused session.
+type SessionEnd struct {
+	Script   string        // the route; "" when refused before the env block
+	Outcome  string        // ok, hangup, error, bad_env, panic, refused, busy
+	Commands int           // AGI round trips
+	Duration time.Duration // from accept to close
+}
+
+func (srv *Server) ended(e SessionEnd) {
+	if srv.OnSessionEnd != nil {
+		srv.OnSessionEnd(e)
+	}
 }
 
 // ActiveSessions reports how many sessions are running now.
@@ -99,12 +116,14 @@ func (srv *Server) Serve(ln net.Listener) error {
 		if !srv.allowed(c.RemoteAddr()) {
 			srv.logger().Warn("agi: refused a peer outside [agi] allow", "peer", c.RemoteAddr().String())
 			c.Close()
+			srv.ended(SessionEnd{Outcome: "refused"})
 			continue
 		}
 		if n := srv.active.Add(1); n > int64(srv.maxSessions()) {
 			srv.active.Add(-1)
 			c.Close()
 			srv.logBusy()
+			srv.ended(SessionEnd{Outcome: "busy"})
 			continue
 		}
 		srv.wg.Add(1)
@@ -167,6 +186,7 @@ func (srv *Server) serveConn(c net.Conn) {
 	env, err := readEnv(br)
 	if err != nil {
 		log.Warn("agi: dropped a session with a bad environment block", "peer", c.RemoteAddr().String(), "err", err)
+		srv.ended(SessionEnd{Outcome: "bad_env", Duration: time.Since(start)})
 		return
 	}
 	name, params := route(env["agi_network_script"])
@@ -185,17 +205,28 @@ func (srv *Server) serveConn(c net.Conn) {
 	if srv.Trace {
 		log.Debug("agi session", "script", name, "channel", env["agi_channel"], "callerid", env["agi_callerid"])
 	}
+	outcome := "panic"
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("agi: handler panicked; session closed, the dialplan continues", "script", name, "panic", fmt.Sprint(p))
 		}
+		srv.ended(SessionEnd{Script: name, Outcome: outcome, Commands: s.Commands, Duration: time.Since(start)})
 	}()
 	h := srv.Handler
 	if h == nil {
 		log.Warn("agi: server has no handler", "script", name)
+		outcome = "error"
 		return
 	}
 	h.ServeAGI(ctx, s)
+	switch {
+	case s.hungup:
+		outcome = "hangup"
+	case s.broken != nil:
+		outcome = "error"
+	default:
+		outcome = "ok"
+	}
 }
 
 func (srv *Server) track(ln net.Listener, add bool) bool {

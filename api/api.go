@@ -80,7 +80,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("POST /api/v1/originate", s.auth(http.HandlerFunc(s.originate)))
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", s.auth(s.Metrics))
+		mux.Handle("GET /metrics", s.Metrics) // counts and states only, like /healthz
 	}
 	return mux
 }
@@ -100,6 +100,10 @@ func fail(w http.ResponseWriter, code int, msg string) {
 // window ends.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.PasswordHash == "" {
+			fail(w, http.StatusForbidden, "the click-to-dial API is off: set [api] password_hash (odoo-agi hash-password)")
+			return
+		}
 		ip := clientIP(r)
 		if wait := s.blocked(ip); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
@@ -110,7 +114,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		// Always run bcrypt, so a wrong user costs the same time as a wrong password.
 		passOK := bcrypt.CompareHashAndPassword([]byte(s.PasswordHash), []byte(pass)) == nil
 		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.User)) == 1
-		if !ok || !userOK || !passOK || s.PasswordHash == "" {
+		if !ok || !userOK || !passOK {
 			s.failed(ip)
 			s.Logger.Warn("api: rejected a request with wrong or missing credentials", "client", ip, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Basic realm="odoo-agi", charset="UTF-8"`)

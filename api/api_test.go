@@ -231,3 +231,11 @@ func selfSigned(t *testing.T) (string, string) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return cert, keyFile
 }
+
+func TestWithoutAPasswordHashTheOriginateRouteIsOff(t *testing.T) {
+	e := start(t, "", false)
+	code, out := e.post(t, "odoo", "", `{"user": "john", "number": "025551234"}`)
+	if code != http.StatusForbidden || !strings.Contains(out["error"], "password_hash") || len(e.pbx.Originates()) != 0 {
+		t.Errorf("got %d %v", code, out)
+	}
+}

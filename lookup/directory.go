@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -166,6 +167,17 @@ type Directory struct {
 
 	norm *lru.Cache[string, normResult]
 	neg  *expirable.LRU[string, struct{}]
+
+	counts [Unavailable + 1]atomic.Int64 // lookups by Status
+}
+
+// LookupCounts reports how many lookups ended in each status since start.
+func (d *Directory) LookupCounts() map[Status]int64 {
+	out := make(map[Status]int64, len(d.counts))
+	for st := Found; st <= Unavailable; st++ {
+		out[st] = d.counts[st].Load()
+	}
+	return out
 }
 
 // NewDirectory returns an empty Directory. Start it with Run, or fill it
@@ -236,6 +248,14 @@ func (d *Directory) Normalizer() Normalizer { return d.cfg.Normalizer }
 // miss on an incomplete index asks Odoo in the background and waits for
 // the answer only until ctx ends. It never blocks past ctx.
 func (d *Directory) Lookup(ctx context.Context, raw string) Result {
+	r := d.lookup(ctx, raw)
+	if int(r.Status) < len(d.counts) {
+		d.counts[r.Status].Add(1)
+	}
+	return r
+}
+
+func (d *Directory) lookup(ctx context.Context, raw string) Result {
 	nr, ok := d.norm.Get(raw)
 	if !ok {
 		e, err := d.cfg.Normalizer.Caller(raw)
@@ -357,6 +377,13 @@ func (d *Directory) State() State {
 		s.LastError = d.lastErr.Error()
 	}
 	return s
+}
+
+// SetUserLogins replaces the PBX users' logins; the next refresh resolves them.
+func (d *Directory) SetUserLogins(logins []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cfg.UserLogins = append([]string(nil), logins...)
 }
 
 // UserID returns the res.users id of a PBX user's login, once synced.
@@ -761,9 +788,12 @@ func (d *Directory) loadMeta(ctx context.Context) error {
 		return err
 	}
 	users := map[string]int{}
-	if len(d.cfg.UserLogins) > 0 {
+	d.mu.Lock()
+	logins := d.cfg.UserLogins
+	d.mu.Unlock()
+	if len(logins) > 0 {
 		res, err := d.odoo.Execute(ctx, "res.users", "search_read",
-			[]any{[]any{[]any{"login", "in", toAny(d.cfg.UserLogins)}}},
+			[]any{[]any{[]any{"login", "in", toAny(logins)}}},
 			map[string]any{"fields": []any{"login"}, "context": map[string]any{"active_test": false}})
 		if err != nil {
 			return err
@@ -772,7 +802,7 @@ func (d *Directory) loadMeta(ctx context.Context) error {
 			id, _ := asInt(r["id"])
 			users[asString(r["login"])] = id
 		}
-		for _, l := range d.cfg.UserLogins {
+		for _, l := range logins {
 			if _, ok := users[l]; !ok {
 				d.log.Warn("lookup: [[users]] login not found in Odoo", "login", l)
 			}

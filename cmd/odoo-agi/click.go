@@ -85,11 +85,15 @@ func startCallLog(ctx context.Context, c *Config, odoo *lookup.OdooClient, dir *
 	return sp, d, nil
 }
 
-// startAPI serves the control API when [api] password_hash is set.
+// startAPI serves /healthz and /metrics, and the click-to-dial API when
+// [api] password_hash is set.
 func startAPI(ctx context.Context, c *Config, h *api.Server, log *slog.Logger) error {
-	if c.API.PasswordHash == "" {
-		log.Info("control API off: set [api] password_hash to enable it (odoo-agi hash-password)")
+	if c.API.Listen == "" {
+		log.Info("HTTP listener off ([api] listen is empty): no click-to-dial API, /healthz or /metrics")
 		return nil
+	}
+	if c.API.PasswordHash == "" {
+		log.Info("click-to-dial API off until [api] password_hash is set (odoo-agi hash-password); /healthz and /metrics are served")
 	}
 	ln, err := net.Listen("tcp", c.API.Listen)
 	if err != nil {

@@ -34,7 +34,10 @@ func (d *duration) UnmarshalText(b []byte) error {
 // Config is config.toml. Keys are a contract: extend, never rename.
 type Config struct {
 	Debug bool `toml:"debug"`
-	AGI   struct {
+	Log   struct {
+		Format string `toml:"format"`
+	} `toml:"log"`
+	AGI struct {
 		Listen        string   `toml:"listen"`
 		Allow         []string `toml:"allow"`
 		LookupTimeout duration `toml:"lookup_timeout"`
@@ -109,6 +112,7 @@ type channelConfig struct {
 // defaultConfig holds the default of every key.
 func defaultConfig() *Config {
 	c := &Config{}
+	c.Log.Format = "text"
 	c.AGI.Listen = "127.0.0.1:4573"
 	c.AGI.Allow = []string{"127.0.0.1/32", "::1/128"}
 	c.AGI.LookupTimeout.Duration = dialplan.DefaultLookupTimeout
@@ -185,6 +189,9 @@ func loadConfig(path string) (*Config, error) {
 }
 
 func (c *Config) validate() error {
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		return fmt.Errorf("[log] format = %q: want \"text\" or \"json\"", c.Log.Format)
+	}
 	if _, _, err := net.SplitHostPort(c.AGI.Listen); err != nil {
 		return fmt.Errorf("[agi] listen = %q: want host:port, e.g. 127.0.0.1:4573", c.AGI.Listen)
 	}
@@ -237,10 +244,12 @@ func (c *Config) validate() error {
 	if d := c.Originate.Timeout.Duration; d < 5*time.Second || d > 5*time.Minute {
 		return fmt.Errorf("[originate] timeout = %v: want between 5s and 5m", c.Originate.Timeout)
 	}
-	if c.API.PasswordHash != "" {
+	if c.API.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
-			return fmt.Errorf("[api] listen = %q: want host:port, e.g. 127.0.0.1:48008", c.API.Listen)
+			return fmt.Errorf("[api] listen = %q: want host:port, e.g. 127.0.0.1:48008, or \"\" for none", c.API.Listen)
 		}
+	}
+	if c.API.PasswordHash != "" {
 		if err := api.CheckHash(c.API.PasswordHash); err != nil {
 			return fmt.Errorf("[api] password_hash: %w", err)
 		}

@@ -86,6 +86,24 @@ func newLogger(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
+// serveLogger is the daemon's logger: text or JSON ([log] format), with
+// a level that a reload can change.
+func serveLogger(w io.Writer, c *Config, level *slog.LevelVar) *slog.Logger {
+	level.Set(levelOf(c.Debug))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func levelOf(debug bool) slog.Level {
+	if debug {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
 // configFlag parses "-config FILE" and loads it.
 func configFlag(name string, args []string, stderr io.Writer) (*Config, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -150,9 +168,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, c.Debug)
+	level := new(slog.LevelVar)
+	log := serveLogger(stderr, c, level)
 	warnings(c, log)
+	m := newMetrics()
 	odoo := newOdooClient(c, log)
+	odoo.Calls = m.odooCall
 	dir := newDirectoryWith(c, odoo, log)
 	go dir.Run(ctx)
 	flows := dialplan.NewFlows(dir, c.settings(), log)
@@ -171,12 +192,15 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	} else {
 		log.Info("click-to-dial off: set [ami] secret to enable it")
 	}
-	h := &api.Server{User: c.API.User, PasswordHash: c.API.PasswordHash, Logger: log,
+	m.watch(dir, mgr, spool, deliverer)
+	srv.OnSessionEnd = m.session
+	h := &api.Server{User: c.API.User, PasswordHash: c.API.PasswordHash, Logger: log, Metrics: m.handler(),
 		Caller: &dialplan.Originator{Flows: flows, Normalizer: c.normalizer(), Manager: managerOrNone(mgr), Logger: log},
 		Health: func() (any, bool) { return healthDoc(dir, mgr, srv, spool, deliverer) }}
 	if err := startAPI(ctx, c, h, log); err != nil {
 		return err
 	}
+	go reloadOnHangup(ctx, c, flows, dir, level, log)
 	return serveUntil(ctx, srv, log)
 }
 

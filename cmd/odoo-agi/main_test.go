@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/api"
+	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/amitest"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 )
@@ -251,6 +253,67 @@ func TestServeAnswersTheControlAPI(t *testing.T) {
 	if resp.StatusCode != 200 || out["status"] != "answered" || len(pbx.Originates()) != 1 {
 		t.Errorf("originate: %d %v", resp.StatusCode, out)
 	}
+	metrics := get(t, "http://"+apiAddr+"/metrics")
+	for _, want := range []string{"odoo_agi_index_numbers 1", "odoo_agi_ami_connected 1", `odoo_agi_odoo_rpc_duration_seconds_count{method="res.partner.search_read"}`,
+		`odoo_agi_lookups_total{status="FOUND"} 1`, "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(metrics, "s3cr3t") || strings.Contains(metrics, "asterisk1\"") {
+		t.Error("/metrics shows a secret")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func TestReloadAppliesUsersAndKeepsTheOldConfigWhenTheNewOneIsBroken(t *testing.T) {
+	p := writeConfig(t, "[[users]]\nlogin = \"john\"\nexten = \"101\"\n")
+	c, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuf{}
+	log := newLogger(logs, false)
+	dir := newDirectory(c, log)
+	flows := dialplan.NewFlows(dir, c.settings(), log)
+	level := new(slog.LevelVar)
+
+	os.WriteFile(p, []byte("debug = true\n[callerid]\nmax_length = 12\n[[users]]\nlogin = \"ann\"\nexten = \"102\"\n"), 0o600)
+	c = reload(c, flows, dir, level, log)
+	if _, ok := flows.Settings().Users.Find("ann"); !ok || flows.Settings().Format.MaxLength != 12 || level.Level() != slog.LevelDebug {
+		t.Errorf("not applied: %+v, level %v", flows.Settings(), level.Level())
+	}
+	os.WriteFile(p, []byte("[pbx]\ncountry = \"XX\"\n"), 0o600)
+	c = reload(c, flows, dir, level, log)
+	if _, ok := flows.Settings().Users.Find("ann"); !ok || !strings.Contains(logs.String(), "keeping the running config") {
+		t.Errorf("a broken file replaced the settings, or said nothing:\n%s", logs.String())
+	}
+	os.WriteFile(p, []byte("[agi]\nlisten = \"127.0.0.1:4999\"\n"), 0o600)
+	reload(c, flows, dir, level, log)
+	if !strings.Contains(logs.String(), "need a restart") || !strings.Contains(logs.String(), "[agi]") {
+		t.Errorf("a listen change was not flagged:\n%s", logs.String())
+	}
+}
+
+func TestJSONLogs(t *testing.T) {
+	c := defaultConfig()
+	c.Log.Format = "json"
+	var buf bytes.Buffer
+	serveLogger(&buf, c, new(slog.LevelVar)).Info("hello", "k", "v")
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil || m["msg"] != "hello" || m["k"] != "v" {
+		t.Errorf("%s: %v", buf.String(), err)
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -326,5 +389,11 @@ exten = "101"
 	m, a := o.Messages()[0], o.Activities()[0]
 	if m.ResID != acme || !strings.Contains(m.Body, "Missed call from +32 2 555 12 34 (rang John Seller (101))") || a.UserID != seller || a.Summary != "Call back ACME SA" {
 		t.Errorf("note %+v\nactivity %+v", m, a)
+	}
+	metrics := get(t, "http://"+apiAddr+"/metrics")
+	for _, want := range []string{`odoo_agi_sessions_total{outcome="ok",route="hangup"} 1`, "odoo_agi_calllog_delivered_total 1", "odoo_agi_calllog_spool_pending_bytes 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
