@@ -82,6 +82,29 @@ func appendQuoted(dst []byte, v string, max int) ([]byte, bool) {
 	return append(dst, '"'), cut
 }
 
+// appendEscapedSanitized appends b, already sanitized (valid UTF-8, no
+// controls), with '"' and '\' escaped, if the result stays within max
+// bytes. A multi-byte UTF-8 sequence never holds either byte, so this
+// works byte by byte.
+func appendEscapedSanitized(dst, b []byte, max int) ([]byte, bool) {
+	need := len(dst) + len(b)
+	for _, c := range b {
+		if c == '"' || c == '\\' {
+			need++
+		}
+	}
+	if need > max {
+		return dst, false
+	}
+	for _, c := range b {
+		if c == '"' || c == '\\' {
+			dst = append(dst, '\\')
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
+
 // Quote returns v as one quoted, escaped and sanitized AGI argument.
 func Quote(v string) string {
 	b, _ := appendQuoted(nil, v, len(v)*2+2+8)

@@ -22,6 +22,9 @@ const (
 	DefaultSessionTimeout = 30 * time.Second
 )
 
+// readers are reused across sessions: one 4 KiB buffer each.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, maxEnvLineSize) }}
+
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
 var ErrServerClosed = errors.New("agi: server closed")
 
@@ -182,7 +185,12 @@ func (srv *Server) serveConn(c net.Conn) {
 	log := srv.logger()
 	envDeadline := start.Add(orDefault(srv.EnvTimeout, DefaultEnvTimeout))
 	c.SetDeadline(envDeadline)
-	br := bufio.NewReaderSize(c, maxEnvLineSize)
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(c)
+	defer func() {
+		br.Reset(nil)
+		readers.Put(br)
+	}()
 	env, err := readEnv(br)
 	if err != nil {
 		log.Warn("agi: dropped a session with a bad environment block", "peer", c.RemoteAddr().String(), "err", err)
@@ -201,7 +209,10 @@ func (srv *Server) serveConn(c net.Conn) {
 		trace:  srv.Trace,
 		cmdTO:  orDefault(srv.CommandTimeout, DefaultCommandTimeout),
 		end:    start.Add(sessTO),
+		done:   ctx.Done(),
 	}
+	stopWatch := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stopWatch()
 	if srv.Trace {
 		log.Debug("agi session", "script", name, "channel", env["agi_channel"], "callerid", env["agi_callerid"])
 	}

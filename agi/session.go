@@ -39,6 +39,9 @@ type Session struct {
 	broken   error // set once the stream is out of step; every later command fails
 	buf      []byte
 	Commands int // commands sent, for metrics and tests
+	pack     []byte
+	seg      []byte
+	done     <-chan struct{} // the session context's; cancelling it interrupts the conn
 }
 
 // Env returns an agi_* environment value. The "agi_" prefix is optional:
@@ -113,26 +116,30 @@ func (s *Session) SetMany(ctx context.Context, vars []Var) error {
 }
 
 // packMSet encodes the longest prefix of vars that fits one line as
-// EXEC MSet "n1=v1,n2=v2", returning how many pairs it took.
+// EXEC MSet "n1=v1,n2=v2", returning how many pairs it took. It works in
+// one pass: each pair is MSet-escaped, then AGI-escaped onto the line.
 func (s *Session) packMSet(vars []Var) (int, []byte) {
-	const verb = "EXEC MSet "
-	var data, line []byte
+	line := append(s.pack[:0], `EXEC MSet "`...)
 	n := 0
 	for _, v := range vars {
+		seg := s.seg[:0]
 		if n > 0 {
-			data = append(data, ',')
+			seg = append(seg, ',')
 		}
-		data = append(data, Sanitize(v.Name)...)
-		data = append(data, '=')
-		data = appendMSetValue(data, v.Value, MaxLineBytes)
-		try, cut := appendQuoted([]byte(verb), string(data), MaxLineBytes-1-len(verb))
-		if cut {
+		seg = append(seg, Sanitize(v.Name)...)
+		seg = append(seg, '=')
+		seg = appendMSetValue(seg, v.Value, MaxLineBytes)
+		s.seg = seg
+		// Room for the closing quote and the newline.
+		next, ok := appendEscapedSanitized(line, seg, MaxLineBytes-2)
+		if !ok {
 			break
 		}
-		line = try
+		line = next
 		n++
 	}
-	return n, line
+	s.pack = line
+	return n, append(line, '"')
 }
 
 // Get reads a channel variable or function. An unset variable gives "".
@@ -220,8 +227,12 @@ func (s *Session) command(ctx context.Context, build func([]byte) []byte) (Reply
 		deadline = d
 	}
 	s.conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	// The session's own context already interrupts the conn (serveConn);
+	// a context derived from it needs its own watch.
+	if ctx.Done() != s.done {
+		stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Unix(1, 0)) })
+		defer stop()
+	}
 
 	s.Commands++
 	if s.trace {
