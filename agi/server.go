@@ -199,17 +199,18 @@ func (srv *Server) serveConn(c net.Conn) {
 	}
 	name, params := route(env["agi_network_script"])
 	s := &Session{
-		conn:   c,
-		br:     br,
-		env:    env,
-		script: name,
-		params: params,
-		args:   envArgs(env),
-		log:    log,
-		trace:  srv.Trace,
-		cmdTO:  orDefault(srv.CommandTimeout, DefaultCommandTimeout),
-		end:    start.Add(sessTO),
-		done:   ctx.Done(),
+		conn:    c,
+		br:      br,
+		env:     env,
+		script:  name,
+		params:  params,
+		args:    envArgs(env),
+		log:     log,
+		trace:   srv.Trace,
+		cmdTO:   orDefault(srv.CommandTimeout, DefaultCommandTimeout),
+		end:     start.Add(sessTO),
+		done:    ctx.Done(),
+		started: start,
 	}
 	stopWatch := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stopWatch()

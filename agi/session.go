@@ -42,6 +42,7 @@ type Session struct {
 	pack     []byte
 	seg      []byte
 	done     <-chan struct{} // the session context's; cancelling it interrupts the conn
+	started  time.Time
 }
 
 // Env returns an agi_* environment value. The "agi_" prefix is optional:
@@ -69,6 +70,9 @@ func (s *Session) Arg(n int) string {
 	}
 	return s.args[n-1]
 }
+
+// Started is when the session was accepted: Asterisk has been waiting since.
+func (s *Session) Started() time.Time { return s.started }
 
 // HungUp reports whether Asterisk has sent HANGUP.
 func (s *Session) HungUp() bool { return s.hungup }

@@ -67,6 +67,17 @@ func (f *Flows) Register(mux *agi.ServeMux) {
 	mux.HandleFunc("hangup", f.Hangup)
 }
 
+// lookupDeadline keeps the whole session, from accept to the answer,
+// within timeout: the lookup gets what is left after the env block, minus a
+// tenth (at most 20 ms) for writing the answer.
+func lookupDeadline(s *agi.Session, timeout time.Duration) time.Time {
+	start := s.Started()
+	if start.IsZero() {
+		start = time.Now()
+	}
+	return start.Add(timeout - min(timeout/10, 20*time.Millisecond))
+}
+
 // Incoming is agi://…/incoming: it looks the caller up and sets the
 // ODOO_* variables and, when found, CALLERID(name), in one round trip.
 // agi_arg_1, when given, is read instead of the caller ID.
@@ -76,7 +87,7 @@ func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 	if a := s.Arg(1); a != "" {
 		raw = a
 	}
-	lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
+	lctx, cancel := context.WithDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
 	r := f.Directory.Lookup(lctx, raw)
 	cancel()
 	vars := f.IncomingVars(st, r, s.Env("calleridname"), raw)
@@ -131,7 +142,7 @@ func (f *Flows) Outgoing(ctx context.Context, s *agi.Session) {
 	if raw == "" {
 		raw = s.Env("extension")
 	}
-	lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
+	lctx, cancel := context.WithDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
 	r := f.Directory.Lookup(lctx, raw)
 	cancel()
 	vars := []agi.Var{
