@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strings"
 	"testing"
 
 	"github.com/odoo-agi/odoo-agi/agi"
@@ -64,33 +63,11 @@ func BenchmarkSession(b *testing.B) {
 func BenchmarkBareResponder(b *testing.B) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if strings.TrimSpace(l) == "" {
-						break
-					}
-				}
-				for _, v := range benchVars {
-					c.Write([]byte("SET VARIABLE " + v + " \"ACME SA, Zoë Müller\"\n"))
-					if _, err := br.ReadString('\n'); err != nil {
-						return
-					}
-				}
-			}(c)
-		}
-	}()
+	var lines []string
+	for _, v := range benchVars {
+		lines = append(lines, "SET VARIABLE "+v+" \"ACME SA, Zoë Müller\"\n")
+	}
+	go agitest.Bare(ln, lines)
 	env := []byte(agitest.Call{}.EnvBlock())
 	b.ReportAllocs()
 	b.ResetTimer()

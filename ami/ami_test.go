@@ -14,20 +14,12 @@ import (
 
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/internal/amitest"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-func manager(t *testing.T) (*amitest.Server, string) {
-	t.Helper()
-	s := amitest.New()
-	addr, err := s.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	return s, addr
-}
+func manager(t *testing.T) (*amitest.Server, string) { return amitest.StartT(t) }
 
 func connect(t *testing.T, addr, user, secret string) (*ami.Client, error) {
 	t.Helper()
@@ -264,12 +256,5 @@ func TestRunReconnectsAfterAsteriskRestarts(t *testing.T) {
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, what, 5*time.Second, cond)
 }

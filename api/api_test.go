@@ -50,12 +50,7 @@ type env struct {
 // and the AMI emulator; with tlsDir set, over TLS.
 func start(t *testing.T, hash string, useTLS bool) *env {
 	t.Helper()
-	pbx := amitest.New()
-	addr, err := pbx.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pbx.Stop)
+	pbx, addr := amitest.StartT(t)
 	c := &ami.Client{Addr: addr, Username: "odoo", Secret: "secret", Logger: quiet}
 	if err := c.Connect(context.Background()); err != nil {
 		t.Fatal(err)

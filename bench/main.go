@@ -182,39 +182,7 @@ func session(addr string, env []byte, keep bool) (int, []string, error) {
 func bare(lines []string) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
-	payload := make([][]byte, len(lines))
-	for i, l := range lines {
-		payload[i] = []byte(l)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					l, err := br.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if l == "\n" {
-						break
-					}
-				}
-				for _, p := range payload {
-					if _, err := c.Write(p); err != nil {
-						return
-					}
-					if _, err := br.ReadString('\n'); err != nil {
-						return
-					}
-				}
-			}(c)
-		}
-	}()
+	go agitest.Bare(ln, lines)
 	return ln.Addr().String()
 }
 

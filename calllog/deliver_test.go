@@ -13,6 +13,7 @@ import (
 
 	"github.com/odoo-agi/odoo-agi/calllog"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
 
@@ -88,14 +89,7 @@ func call(i int, answered bool) calllog.Record {
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.For(t, what, 20*time.Second, cond)
 }
 
 // perCall counts posts per uniqueid.

@@ -1,6 +1,7 @@
 package calllog
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -194,17 +195,27 @@ func TestKill9AtAnyMomentLosesNothingAcknowledged(t *testing.T) {
 		dir := t.TempDir()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9AtAnyMomentLosesNothingAcknowledged$")
 		cmd.Env = append(os.Environ(), "CALLLOG_KILL9_DIR="+dir)
-		var out bytes.Buffer
-		cmd.Stdout = &out
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(150+round*100) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
+		// Kill it in full flight: after a number of acknowledged appends
+		// that differs each round, so the kill lands at different points.
+		var acked []string
+		sc := bufio.NewScanner(out)
+		target := 50 + round*173
+		for sc.Scan() {
+			acked = append(acked, sc.Text())
+			if len(acked) == target {
+				cmd.Process.Signal(syscall.SIGKILL)
+			}
+		}
 		cmd.Wait()
-		acked := strings.Fields(out.String())
-		if len(acked) == 0 {
-			t.Fatal("the child acknowledged nothing before it was killed")
+		if len(acked) < target {
+			t.Fatalf("the child acknowledged %d appends, then stopped on its own", len(acked))
 		}
 		s := open(t, dir, Options{SegmentBytes: 8192})
 		got := map[string]bool{}

@@ -16,12 +16,7 @@ import (
 // pbx starts the AMI emulator and an Originator on the world's directory.
 func (w *world) pbx(t *testing.T) (*amitest.Server, *dialplan.Originator, *ami.Client) {
 	t.Helper()
-	s := amitest.New()
-	addr, err := s.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
+	s, addr := amitest.StartT(t)
 	c := &ami.Client{Addr: addr, Username: "odoo", Secret: "secret", Logger: quiet}
 	if err := c.Connect(context.Background()); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/amitest"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -317,14 +318,7 @@ func TestJSONLogs(t *testing.T) {
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, what, 10*time.Second, cond)
 }
 
 func freeAddr(t *testing.T) string {

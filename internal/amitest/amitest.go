@@ -261,3 +261,22 @@ func originated(m ami.Message) Originated {
 	}
 	return o
 }
+
+// TB is the part of testing.TB that StartT needs.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Cleanup(func())
+}
+
+// StartT starts a fresh manager for a test and stops it when the test ends.
+func StartT(t TB) (*Server, string) {
+	t.Helper()
+	s := New()
+	addr, err := s.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s, addr
+}
