@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -95,31 +94,24 @@ func readEnv(br *bufio.Reader) (map[string]string, error) {
 func route(script string) (string, url.Values) {
 	name, query, _ := strings.Cut(script, "?")
 	name = strings.Trim(name, "/")
+	if query == "" {
+		return name, nil // Get on a nil url.Values is ""
+	}
 	params, _ := url.ParseQuery(query)
 	return name, params
 }
 
-// envArgs collects agi_arg_1..N in order.
+// envArgs collects agi_arg_1..N in order; Asterisk numbers them without
+// gaps, an empty argument included.
 func envArgs(env map[string]string) []string {
-	type arg struct {
-		n int
-		v string
-	}
-	var list []arg
-	for k, v := range env {
-		if rest, ok := strings.CutPrefix(k, "agi_arg_"); ok {
-			if n, err := strconv.Atoi(rest); err == nil && n > 0 {
-				list = append(list, arg{n, v})
-			}
+	var out []string
+	key := make([]byte, 0, 16)
+	for n := int64(1); ; n++ {
+		key = strconv.AppendInt(append(key[:0], "agi_arg_"...), n, 10)
+		v, ok := env[string(key)]
+		if !ok {
+			return out
 		}
+		out = append(out, v)
 	}
-	if len(list) == 0 {
-		return nil
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].n < list[j].n })
-	out := make([]string, list[len(list)-1].n)
-	for _, a := range list {
-		out[a.n-1] = a.v
-	}
-	return out
 }
