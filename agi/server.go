@@ -259,11 +259,16 @@ func (srv *Server) track(ln net.Listener, add bool) bool {
 }
 
 func (srv *Server) allowed(a net.Addr) bool {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
+	var ip netip.Addr
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		ip, _ = netip.AddrFromSlice(tcp.IP)
+	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		ip = ap.Addr()
+	}
+	if !ip.IsValid() {
 		return false
 	}
-	ip := ap.Addr().Unmap()
+	ip = ip.Unmap()
 	if len(srv.Allow) == 0 {
 		return ip.IsLoopback()
 	}

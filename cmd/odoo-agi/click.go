@@ -136,7 +136,9 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer mgr.Close()
-	orig := &dialplan.Originator{Flows: dialplan.NewFlows(dir, c.settings(), log), Normalizer: c.normalizer(), Manager: mgr, Logger: log}
+	st := c.settings()
+	st.LookupTimeout = 5 * time.Second // no synced index here: the name may come from a live search
+	orig := &dialplan.Originator{Flows: dialplan.NewFlows(dir, st, log), Normalizer: c.normalizer(), Manager: mgr, Logger: log}
 	fmt.Fprintf(stdout, "ringing %s's phones for %s …\n", fs.Arg(0), fs.Arg(1))
 	res, err := orig.Call(ctx, dialplan.CallRequest{User: fs.Arg(0), Number: fs.Arg(1)})
 	if err != nil {
