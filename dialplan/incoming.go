@@ -95,16 +95,16 @@ func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 		f.Logger.Warn("incoming: could not set the caller variables; the call goes on", "channel", s.Env("channel"), "err", err)
 		return
 	}
-	f.Logger.Debug("incoming", "callerid", raw, "lookup", r.Status, "e164", r.E164, "partner", r.Partner.ID)
+	if f.Logger.Enabled(ctx, slog.LevelDebug) { // the arguments cost allocations even when not logged
+		f.Logger.Debug("incoming", "callerid", raw, "lookup", r.Status, "e164", r.E164, "partner", r.Partner.ID)
+	}
 }
 
 // IncomingVars is the contract of DESIGN.md §3. Every ODOO_* variable is
 // set on every call, so values from an earlier lookup never leak.
 func (f *Flows) IncomingVars(st *Settings, r lookup.Result, trunkName, raw string) []agi.Var {
-	vars := []agi.Var{
-		{Name: "ODOO_LOOKUP", Value: r.Status.String()},
-		{Name: "ODOO_CALLER_E164", Value: r.E164},
-	}
+	vars := make([]agi.Var, 0, 8)
+	vars = append(vars, agi.Var{Name: "ODOO_LOOKUP", Value: r.Status.String()}, agi.Var{Name: "ODOO_CALLER_E164", Value: r.E164})
 	var id, name, tags, exten, dial string
 	switch r.Status {
 	case lookup.Found:
