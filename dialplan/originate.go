@@ -22,7 +22,10 @@ type Manager interface {
 // ring@odoo-originate, and each phone's pre-dial handler runs
 // autoanswer@odoo-originate.
 const (
-	OriginateChannel = "Local/ring@odoo-originate"
+	// /n keeps the Local channel in the call: optimized away, its ;1 side
+	// would hang up, and run the call log's hangup handler, as soon as
+	// the second leg is bridged.
+	OriginateChannel = "Local/ring@odoo-originate/n"
 	// DefaultOriginateTimeout is how long the user's phones ring.
 	DefaultOriginateTimeout = 30 * time.Second
 )

@@ -52,7 +52,7 @@ func TestClickToDialOriginatesOnceWithEveryChannelAndItsHeader(t *testing.T) {
 		t.Fatalf("%d Originate actions, want exactly 1", len(got))
 	}
 	o := got[0]
-	headers := map[string]string{"Channel": "Local/ring@odoo-originate", "Context": "from-internal", "Exten": "025551234",
+	headers := map[string]string{"Channel": "Local/ring@odoo-originate/n", "Context": "from-internal", "Exten": "025551234",
 		"Priority": "1", "Timeout": "25000", "CallerID": `"john" <101>`, "Async": "true"}
 	for k, v := range headers {
 		if o.Header(k) != v {

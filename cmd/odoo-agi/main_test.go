@@ -106,7 +106,7 @@ func TestTheDemoRunsToItsTableAndExitsCleanlyWhenAsked(t *testing.T) {
 	}
 	table := out.String()
 	for _, want := range []string{`"ACME SA, Zoë Müller"`, "PJSIP/101&PJSIP/101b", `"PARIS OFFICE"`, "NOTFOUND", "SKIPPED", "stopped",
-		"Click-to-dial: john calls 0475 12 34 56 → answered", "Channel: Local/ring@odoo-originate", "Variable: ODOO_CALLEE_NAME=Jean Dupont",
+		"Click-to-dial: john calls 0475 12 34 56 → answered", "Channel: Local/ring@odoo-originate/n", "Variable: ODOO_CALLEE_NAME=Jean Dupont",
 		"Variable: _ODOO_AAV_PJSIP101b=<sip:127.0.0.1>;answer-after=0"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the demo output lacks %q:\n%s", want, table)
