@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
@@ -390,4 +392,33 @@ exten = "101"
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+}
+
+// TestTheSampleConfigShowsEveryKey: config.toml documents every key of
+// Config, so a new key cannot be forgotten there.
+func TestTheSampleConfigShowsEveryKey(t *testing.T) {
+	var c Config
+	md, err := toml.DecodeFile("../../config.toml", &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(typ reflect.Type, prefix []string)
+	walk = func(typ reflect.Type, prefix []string) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			tag := f.Tag.Get("toml")
+			if tag == "" || tag == "users" {
+				continue // [[users]] is an example in comments: it has no default
+			}
+			key := append(append([]string(nil), prefix...), tag)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(duration{}) {
+				walk(f.Type, key)
+				continue
+			}
+			if !md.IsDefined(key...) {
+				t.Errorf("config.toml does not show %s", strings.Join(key, "."))
+			}
+		}
+	}
+	walk(reflect.TypeOf(c), nil)
 }
