@@ -45,6 +45,10 @@ func main() {
 		serveEmulator(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "servers" {
+		serveServers(os.Args[2:])
+		return
+	}
 	mode := flag.String("mode", "agi,zipf,slow,index", "measures to run, comma-separated: agi, zipf, slow, index")
 	dur := flag.Duration("d", 5*time.Second, "length of each load run")
 	rounds := flag.Int("rounds", 3, "alternating bare/odoo-agi rounds per load (the median ratio is reported)")
@@ -103,9 +107,14 @@ func seed(o *odootest.Server, n int) (known []string) {
 			p.Mobile = fmt.Sprintf("+32 4%02d %02d %02d %02d", 70+i/1000000, (i/10000)%100, (i/100)%100, i%100)
 		}
 		o.Upsert(p)
-		known = append(known, fmt.Sprintf("+322%03d%02d%02d", 200+i/10000, (i/100)%100, i%100))
+		known = append(known, knownNumber(i))
 	}
 	return known
+}
+
+// knownNumber is partner i's landline in E.164.
+func knownNumber(i int) string {
+	return fmt.Sprintf("+322%03d%02d%02d", 200+i/10000, (i/100)%100, i%100)
 }
 
 // world is odoo-agi wired as `odoo-agi serve` wires it: the emulator, a
@@ -240,17 +249,26 @@ func run(addr string, conc int, d time.Duration, envs [][]byte) load {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d.Microseconds())/1000) }
 
+// benchAGI plays Asterisk from this process against odoo-agi and the bare
+// responder, both served by a child process, as Asterisk and odoo-agi are
+// separate processes on a PBX.
 func benchAGI(partners int, concs []int, d time.Duration, rounds int) {
-	w := newWorld(partners, 1_000_000)
-	defer w.close()
-	// Cache hits: known callers, in the forms trunks send.
+	cmd := exec.Command(os.Args[0], "servers", "-partners", strconv.Itoa(partners))
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	must(cmd.Start())
+	defer func() { stdin.Close(); cmd.Wait() }()
+	var agiAddr, baseAddr string
+	_, err := fmt.Fscan(bufio.NewReader(stdout), &agiAddr, &baseAddr)
+	must(err)
+	// Cache hits: known callers.
 	var envs [][]byte
 	for i := 0; i < 1000; i++ {
-		envs = append(envs, envBlock(w.known[i*7%len(w.known)]))
+		envs = append(envs, envBlock(knownNumber(i*7%partners)))
 	}
-	n, lines, err := session(w.addr, envs[0], true)
+	n, lines, err := session(agiAddr, envs[0], true)
 	must(err)
-	baseAddr := bare(lines)
 	fmt.Printf("\n## FastAGI sessions: odoo-agi vs a bare responder (same %d AGI round trip(s) per call, cache hits)\n", n)
 	fmt.Printf("AGI round trips per incoming call: %d (%s)\n", n, strings.Fields(lines[0])[0]+" "+strings.Fields(lines[0])[1])
 	fmt.Println("| concurrent | round | bare sessions/s | odoo-agi sessions/s | throughput ratio | bare p50 ms | odoo-agi p50 ms | p50 ratio | bare p99 ms | odoo-agi p99 ms | p99 ratio | odoo-agi p90 / max ms |")
@@ -259,7 +277,7 @@ func benchAGI(partners int, concs []int, d time.Duration, rounds int) {
 		var tr, p50r, p99r []float64
 		for r := 1; r <= rounds; r++ {
 			b := run(baseAddr, c, d, envs)
-			o := run(w.addr, c, d, envs)
+			o := run(agiAddr, c, d, envs)
 			if o.errors > 0 || b.errors > 0 {
 				fmt.Printf("(errors: bare %d, odoo-agi %d)\n", b.errors, o.errors)
 			}
@@ -410,6 +428,21 @@ func rss() int64 {
 		}
 	}
 	return 0
+}
+
+// serveServers is the child process of the agi measure: odoo-agi on a
+// synced emulator, and the bare responder sending the line odoo-agi sends
+// for a known caller. It prints both addresses and serves until stdin closes.
+func serveServers(args []string) {
+	fs := flag.NewFlagSet("servers", flag.ExitOnError)
+	n := fs.Int("partners", 10000, "partners")
+	fs.Parse(args)
+	w := newWorld(*n, 1_000_000)
+	_, lines, err := session(w.addr, envBlock(w.known[0]), true)
+	must(err)
+	fmt.Println(w.addr, bare(lines))
+	io.Copy(io.Discard, os.Stdin)
+	w.close()
 }
 
 // serveEmulator is the child process of the index measure.
