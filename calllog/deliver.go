@@ -103,7 +103,7 @@ func (d *Deliverer) Run(ctx context.Context, sp *Spool) {
 		}
 		attempts++
 		var oe *lookup.OdooError
-		if errors.As(err, &oe) && oe.Fault == 1 && attempts >= 5 {
+		if errors.As(err, &oe) && recordSpecific(oe) && attempts >= 5 {
 			d.log().Error("calllog: Odoo rejects this call log; giving up on it", "uniqueid", e.Record.UniqueID, "err", err)
 			d.rejected.Add(1)
 			sp.Ack(e.Next)
@@ -162,7 +162,13 @@ func (d *Deliverer) Deliver(ctx context.Context, r Record) error {
 		}
 	}
 	if r.Missed() && d.Config.MissedCallActivity && p.id != d.Config.UnknownPartnerID {
-		if err := d.activity(ctx, r, p, marker); err != nil {
+		err := d.activity(ctx, r, p, marker)
+		var oe *lookup.OdooError
+		if errors.As(err, &oe) && oe.Fault == 2 {
+			// A user error about this activity (e.g. the assignee cannot
+			// see the partner): the note is posted; don't hold the spool.
+			d.log().Warn("calllog: Odoo refused the missed-call activity; the note was posted", "uniqueid", r.UniqueID, "err", err)
+		} else if err != nil {
 			return err
 		}
 	}
@@ -363,6 +369,14 @@ func humanDuration(t time.Duration) string {
 		return fmt.Sprintf("%d s", s)
 	}
 	return fmt.Sprintf("%d min %d s", s/60, s%60)
+}
+
+// recordSpecific reports a fault about this record rather than about the
+// setup: a server traceback (Fault 1) or a record that no longer exists.
+// Rights (Fault 4) and a posting user without email are fixed by an admin,
+// so those records wait instead.
+func recordSpecific(e *lookup.OdooError) bool {
+	return e.Fault == 1 || e.Fault == 2 && strings.Contains(e.Msg, "does not exist")
 }
 
 // asInt reads an XML-RPC integer, which the decoder gives as int64.

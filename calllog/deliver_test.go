@@ -279,3 +279,39 @@ func TestMissingRightsSayWhyOnceAndTheBacklogDrainsOnceGranted(t *testing.T) {
 		}
 	})
 }
+
+func TestARecordOdooCannotTakeDoesNotHoldUpTheOthers(t *testing.T) {
+	w := newWorld(t)
+	t.Run("a refused activity: the note is posted and delivery goes on", func(t *testing.T) {
+		w.odoo.FailActivities("Assigned user Sally Seller has no access to the document and is not able to handle this activity.")
+		defer w.odoo.FailActivities("")
+		if err := w.deliverer().Deliver(context.Background(), call(1, false)); err != nil {
+			t.Fatal(err)
+		}
+		if len(w.odoo.Messages()) != 1 || len(w.odoo.Activities()) != 0 || !strings.Contains(w.logs.String(), "refused the missed-call activity") {
+			t.Errorf("%d notes, %d activities\n%s", len(w.odoo.Messages()), len(w.odoo.Activities()), w.logs.String())
+		}
+	})
+	t.Run("a partner deleted since: given up after retries, the next call delivered", func(t *testing.T) {
+		gone := w.odoo.Upsert(odootest.Partner{Name: "Gone SA", IsCompany: true, Phone: "02 555 99 99"})
+		if err := w.dir.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		w.odoo.Delete(gone) // deleted after the call; the index still has it
+		sp := w.openSpool(t)
+		r := call(2, true)
+		r.Number = "+3225559999"
+		sp.Append(context.Background(), r)
+		sp.Append(context.Background(), call(3, true))
+		d := w.deliverer()
+		stop := w.run(sp, d)
+		defer stop()
+		waitFor(t, "the spool to move on", func() bool { return sp.Stats().Pending == 0 })
+		if got := perCall(w.odoo.Messages()); got["1700000000.3"] != 1 || got["1700000000.2"] != 0 || d.Stats().Rejected != 1 {
+			t.Errorf("posts per call: %v, stats %+v", got, d.Stats())
+		}
+		if !strings.Contains(w.logs.String(), "giving up on it") {
+			t.Errorf("no line says the call was given up:\n%s", w.logs.String())
+		}
+	})
+}

@@ -36,6 +36,14 @@ const (
 	activityCallID = 2
 )
 
+// FailActivities makes mail.activity create fail with a Fault 2 carrying
+// msg, as Odoo does when the assignee cannot see the record; "" restores it.
+func (s *Server) FailActivities(msg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.activityFault = msg
+}
+
 // DenyPartnerWrite makes message_post and activity creation on partners
 // fail with Fault 4, as for a user without the "Contact Creation" right.
 func (s *Server) DenyPartnerWrite(deny bool) {
@@ -138,6 +146,9 @@ func (s *Server) activityCreate(args []any) (any, error) {
 	}
 	if s.denyWrite {
 		return nil, errNoRight
+	}
+	if s.activityFault != "" {
+		return nil, &Fault{2, s.activityFault}
 	}
 	var keys []string
 	for k := range vals {

@@ -45,21 +45,22 @@ type User struct {
 type Server struct {
 	DB string
 
-	mu         sync.Mutex
-	partners   map[int]*Partner
-	users      map[int]*User
-	countries  map[int]string // id → ISO code
-	categories map[int]string // id → name
-	fields     []string       // res.partner fields that exist
-	nextID     int
-	now        func() time.Time
-	latency    time.Duration
-	down       bool
-	denyRead   bool     // Fault 4 on res.partner reads
-	rendered   []record // res.partner rows by id; nil after any change
-	denyWrite  bool     // Fault 4 on message_post and activity creation
-	messages   []Message
-	activities []Activity
+	mu            sync.Mutex
+	partners      map[int]*Partner
+	users         map[int]*User
+	countries     map[int]string // id → ISO code
+	categories    map[int]string // id → name
+	fields        []string       // res.partner fields that exist
+	nextID        int
+	now           func() time.Time
+	latency       time.Duration
+	down          bool
+	denyRead      bool     // Fault 4 on res.partner reads
+	rendered      []record // res.partner rows by id; nil after any change
+	denyWrite     bool     // Fault 4 on message_post and activity creation
+	activityFault string   // Fault 2 on activity creation when set
+	messages      []Message
+	activities    []Activity
 
 	calls   map[string]int // "model.method" → count
 	total   atomic.Int64
