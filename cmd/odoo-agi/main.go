@@ -200,7 +200,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := startAPI(ctx, c, h, log); err != nil {
 		return err
 	}
-	go reloadOnHangup(ctx, c, flows, dir, level, log)
+	reloadOnHangup(ctx, c, flows, dir, level, log)
 	return serveUntil(ctx, srv, log)
 }
 

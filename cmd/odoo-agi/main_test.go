@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -421,4 +423,43 @@ func TestTheSampleConfigShowsEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeOf(c), nil)
+}
+
+// TestSIGHUPReloadsTheRunningServer runs `odoo-agi serve` in a child
+// process, edits its config and sends it SIGHUP, as systemctl reload does.
+func TestSIGHUPReloadsTheRunningServer(t *testing.T) {
+	if p := os.Getenv("ODOO_AGI_SERVE_CONFIG"); p != "" {
+		os.Exit(run([]string{"serve", "-config", p}, os.Stdout, os.Stderr))
+	}
+	_, url := odootest.StartT(t)
+	agiAddr, apiAddr := freeAddr(t), freeAddr(t)
+	base := fmt.Sprintf("[agi]\nlisten = %q\n[odoo]\nurl = %q\ncache_file = %q\n[api]\nlisten = %q\n", agiAddr, url, filepath.Join(t.TempDir(), "snap"), apiAddr)
+	p := writeConfig(t, base+"[[users]]\nlogin = \"john\"\n")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGHUPReloadsTheRunningServer$")
+	cmd.Env = append(os.Environ(), "ODOO_AGI_SERVE_CONFIG="+p)
+	logs := &syncBuf{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	waitFor(t, "the server to serve", func() bool { return strings.Contains(logs.String(), "odoo-agi serving FastAGI") })
+
+	os.WriteFile(p, []byte(base+"[[users]]\nlogin = \"john\"\n[[users]]\nlogin = \"ann\"\n"), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload", func() bool {
+		return strings.Contains(logs.String(), "reload: applied") && strings.Contains(logs.String(), "users=2")
+	})
+
+	os.WriteFile(p, []byte(base+"[pbx]\ncountry = \"XX\"\n"), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the refusal", func() bool { return strings.Contains(logs.String(), "keeping the running config") })
+	if resp, err := http.Get("http://" + apiAddr + "/healthz"); err != nil {
+		t.Errorf("the server died on a bad reload: %v", err)
+	} else {
+		resp.Body.Close()
+	}
 }

@@ -15,18 +15,22 @@ import (
 // reloadOnHangup re-reads the config on SIGHUP. Users, caller-ID format,
 // timeouts and the log level change at once, without dropping a session;
 // an invalid file keeps the running config, with one line that says why.
+// It registers for the signal before it returns, so no SIGHUP after
+// startup falls to the default action (exit).
 func reloadOnHangup(ctx context.Context, running *Config, flows *dialplan.Flows, dir *lookup.Directory, level *slog.LevelVar, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			running = reload(running, flows, dir, level, log)
 		}
-		running = reload(running, flows, dir, level, log)
-	}
+	}()
 }
 
 // reload applies what can change live and names what needs a restart.
