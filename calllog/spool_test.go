@@ -83,14 +83,23 @@ func TestSpoolKeepsOrderAcrossSegmentsAndRestarts(t *testing.T) {
 	}
 }
 
-func TestATruncatedLastRecordIsDroppedWithOneLogLine(t *testing.T) {
-	dir := t.TempDir()
+// threeRecords writes records 0, 1 and 2 to a closed spool and returns its
+// directory and its one segment file.
+func threeRecords(t *testing.T) (dir, seg string) {
+	t.Helper()
+	dir = t.TempDir()
 	s := open(t, dir, Options{})
 	for i := 0; i < 3; i++ {
-		s.Append(context.Background(), rec(i))
+		if err := s.Append(context.Background(), rec(i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Close()
-	seg := filepath.Join(dir, "0000000000000001.log")
+	return dir, filepath.Join(dir, "0000000000000001.log")
+}
+
+func TestATruncatedLastRecordIsDroppedWithOneLogLine(t *testing.T) {
+	dir, seg := threeRecords(t)
 	st, _ := os.Stat(seg)
 	os.Truncate(seg, st.Size()-5)
 	var logs bytes.Buffer
@@ -108,13 +117,7 @@ func TestATruncatedLastRecordIsDroppedWithOneLogLine(t *testing.T) {
 }
 
 func TestACorruptRecordIsSkippedNotTheOthers(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir, Options{})
-	for i := 0; i < 3; i++ {
-		s.Append(context.Background(), rec(i))
-	}
-	s.Close()
-	seg := filepath.Join(dir, "0000000000000001.log")
+	dir, seg := threeRecords(t)
 	b, _ := os.ReadFile(seg)
 	i := bytes.Index(b, []byte(rec(1).UniqueID))
 	b[i] ^= 0xff // flip a byte inside the second record
