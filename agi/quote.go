@@ -2,6 +2,8 @@ package agi
 
 import (
 	"unicode/utf8"
+
+	"github.com/odoo-agi/odoo-agi/internal/astarg"
 )
 
 // MaxLineBytes is the longest command line written, newline included.
@@ -41,9 +43,7 @@ func Sanitize(v string) string {
 	return string(b)
 }
 
-func isControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f)
-}
+func isControl(r rune) bool { return astarg.IsControl(r) }
 
 // appendQuoted appends v as one parse_args argument: sanitized, wrapped in
 // double quotes, with '\' and '"' escaped. It writes at most max bytes and
@@ -109,37 +109,4 @@ func appendEscapedSanitized(dst, b []byte, max int) ([]byte, bool) {
 func Quote(v string) string {
 	b, _ := appendQuoted(nil, v, len(v)*2+2+8)
 	return string(b)
-}
-
-// appendMSetValue appends v escaped for one value of the MSet application.
-// MSet splits its data with AST_STANDARD_APP_ARGS (app.c
-// __ast_app_separate_args, remove_chars=1): ',' separates pairs unless inside
-// (), [] or "…", a '"' is removed, and '\' makes the next byte literal. The
-// value after the first '=' of a pair is then taken as is. Escaping each of
-// \ " , ( ) [ ] with a backslash makes every value arrive byte for byte.
-// It writes at most max bytes, cutting on a rune boundary.
-func appendMSetValue(dst []byte, v string, max int) []byte {
-	room := max
-	for i := 0; i < len(v); {
-		r, n := utf8.DecodeRuneInString(v[i:])
-		var enc [utf8.UTFMax + 1]byte
-		e := enc[:0]
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			e = utf8.AppendRune(e, utf8.RuneError)
-		case isControl(r):
-			e = append(e, ' ')
-		case r == '\\' || r == '"' || r == ',' || r == '(' || r == ')' || r == '[' || r == ']':
-			e = append(e, '\\', byte(r))
-		default:
-			e = append(e, v[i:i+n]...)
-		}
-		if len(e) > room {
-			break
-		}
-		dst = append(dst, e...)
-		room -= len(e)
-		i += n
-	}
-	return dst
 }

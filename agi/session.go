@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/odoo-agi/odoo-agi/internal/astarg"
 )
 
 // maxReplyBytes bounds one reply line (a GET VARIABLE value can be long).
@@ -126,13 +128,16 @@ func (s *Session) packMSet(vars []Var) (int, []byte) {
 	line := append(s.pack[:0], `EXEC MSet "`...)
 	n := 0
 	for _, v := range vars {
+		if n == astarg.MaxMSetPairs {
+			break // MSet would put the raw rest into its last value
+		}
 		seg := s.seg[:0]
 		if n > 0 {
 			seg = append(seg, ',')
 		}
 		seg = append(seg, Sanitize(v.Name)...)
 		seg = append(seg, '=')
-		seg = appendMSetValue(seg, v.Value, MaxLineBytes)
+		seg = astarg.AppendEscaped(seg, v.Value, MaxLineBytes)
 		s.seg = seg
 		// Room for the closing quote and the newline.
 		next, ok := appendEscapedSanitized(line, seg, MaxLineBytes-2)

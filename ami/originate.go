@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/odoo-agi/odoo-agi/internal/astarg"
 )
 
 // Var is one channel variable for Originate.
@@ -60,7 +62,7 @@ func (o Originate) Message() (Message, error) {
 		if !validVarName(v.Name) {
 			return Message{}, fmt.Errorf("ami: variable name %q is not allowed", v.Name)
 		}
-		a.Add("Variable", v.Name+"="+EscapeAppArg(v.Value))
+		a.Add("Variable", v.Name+"="+astarg.Escape(v.Value))
 	}
 	a.Add("Async", "true")
 	return a, nil
@@ -83,26 +85,6 @@ func validVarName(n string) bool {
 		return s != ""
 	}
 	return word(base) && (!fn || word(arg))
-}
-
-// EscapeAppArg makes s arrive byte for byte through app.c
-// __ast_app_separate_args with remove_chars set: each of \ " , ( ) [ ] gets
-// a backslash. Control characters, which no header may carry, become
-// spaces.
-func EscapeAppArg(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r < 0x20 || r == 0x7f:
-			b.WriteByte(' ')
-		case strings.ContainsRune(`\",()[]`, r):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
 
 // Originate places the call and waits for its OriginateResponse, at most

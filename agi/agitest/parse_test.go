@@ -25,19 +25,3 @@ func TestParseArgsMatchesWhatAsteriskStored(t *testing.T) {
 		}
 	}
 }
-
-func TestSeparateArgsFollowsMSetRules(t *testing.T) {
-	got := SeparateArgs(`A=1,CALLERID(name)=x\,y,B=\(p\(,C="q,r"`, ',', 99)
-	want := []string{"A=1", "CALLERID(name)=x,y", "B=(p(", "C=q,r"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
-func TestAnUnescapedParenthesisSwallowsTheNextComma(t *testing.T) {
-	// Why MSet values must escape ( ) [ ]: __ast_app_separate_args nests them.
-	got := SeparateArgs(`B=(p,C=q`, ',', 99)
-	if len(got) != 1 {
-		t.Errorf("got %q, want one argument", got)
-	}
-}

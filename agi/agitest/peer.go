@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/odoo-agi/odoo-agi/internal/astarg"
 )
 
 // VerbatimEnv is the block Asterisk 22.10.1 sent for
@@ -254,8 +256,8 @@ func (ch *channel) answer(argv []string, execs *[]string) string {
 			return "200 result=0\n"
 		case "mset":
 			// pbx_builtin_setvar_multiple
-			for _, pair := range SeparateArgs(data, ',', 99) {
-				nv := SeparateArgs(pair, '=', 2)
+			for _, pair := range astarg.Separate(data, ',', astarg.MaxMSetPairs) {
+				nv := astarg.Separate(pair, '=', 2)
 				if len(nv) == 2 {
 					ch.vars[nv[0]] = nv[1]
 				}

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/ami"
+	"github.com/odoo-agi/odoo-agi/internal/astarg"
 )
 
 // Banner is what Asterisk 22 sends first.
@@ -251,7 +251,7 @@ func (s *Server) serve(c net.Conn) {
 func originated(m ami.Message) Originated {
 	o := Originated{Fields: m.Fields, Header: m.Get}
 	for _, h := range m.All("Variable") {
-		for _, item := range agitest.SeparateArgs(strings.TrimLeft(h, " \t"), ',', 0) {
+		for _, item := range astarg.Separate(strings.TrimLeft(h, " \t"), ',', 0) {
 			name, value, ok := strings.Cut(item, "=")
 			if !ok || name == "" {
 				continue
