@@ -2,6 +2,7 @@ package agi
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -49,9 +50,9 @@ type Server struct {
 	// refused connection, for metrics. It must not block.
 	OnSessionEnd func(SessionEnd)
 
-	mu         sync.Mutex
+	mu         sync.Mutex // guards listeners, conns, and the start of Shutdown
 	listeners  map[net.Listener]struct{}
-	conns      map[net.Conn]context.CancelFunc
+	conns      map[net.Conn]*conn
 	inShutdown atomic.Bool
 	active     atomic.Int64
 	wg         sync.WaitGroup
@@ -122,23 +123,58 @@ func (srv *Server) Serve(ln net.Listener) error {
 			srv.ended(SessionEnd{Outcome: "refused"})
 			continue
 		}
-		if n := srv.active.Add(1); n > int64(srv.maxSessions()) {
-			srv.active.Add(-1)
+		switch err := srv.register(c); err {
+		case nil:
+			go srv.serveConn(c)
+		case errBusy:
 			c.Close()
 			srv.logBusy()
 			srv.ended(SessionEnd{Outcome: "busy"})
-			continue
+		default:
+			c.Close()
+			return err
 		}
-		srv.wg.Add(1)
-		go srv.serveConn(c)
 	}
+}
+
+var errBusy = errors.New("agi: too many sessions")
+
+// register counts c as a running session. It refuses with errBusy past
+// MaxSessions and with ErrServerClosed once Shutdown has begun. As in
+// net/http, a connection is registered under the lock that Shutdown takes
+// to begin, so wg.Add never races wg.Wait and no session outlives Shutdown.
+func (srv *Server) register(c net.Conn) error {
+	start := time.Now()
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.inShutdown.Load() {
+		return ErrServerClosed
+	}
+	if srv.active.Load() >= int64(srv.maxSessions()) {
+		return errBusy
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(cmp.Or(srv.SessionTimeout, DefaultSessionTimeout)))
+	if srv.conns == nil {
+		srv.conns = map[net.Conn]*conn{}
+	}
+	srv.conns[c] = &conn{ctx: ctx, cancel: cancel, start: start}
+	srv.active.Add(1)
+	srv.wg.Add(1)
+	return nil
+}
+
+// conn is a registered session's deadline and its start.
+type conn struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	start  time.Time
 }
 
 // Shutdown stops accepting, waits for running sessions until ctx ends, then
 // closes those still running and returns ctx.Err().
 func (srv *Server) Shutdown(ctx context.Context) error {
-	srv.inShutdown.Store(true)
 	srv.mu.Lock()
+	srv.inShutdown.Store(true)
 	for ln := range srv.listeners {
 		ln.Close()
 	}
@@ -152,8 +188,8 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	srv.mu.Lock()
-	for c, cancel := range srv.conns {
-		cancel()
+	for c, cn := range srv.conns {
+		cn.cancel()
 		c.Close()
 	}
 	srv.mu.Unlock()
@@ -163,27 +199,22 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 
 func (srv *Server) serveConn(c net.Conn) {
 	defer srv.wg.Done()
-	defer srv.active.Add(-1)
 	defer c.Close()
 
-	sessTO := orDefault(srv.SessionTimeout, DefaultSessionTimeout)
-	start := time.Now()
-	ctx, cancel := context.WithDeadline(context.Background(), start.Add(sessTO))
-	defer cancel()
 	srv.mu.Lock()
-	if srv.conns == nil {
-		srv.conns = map[net.Conn]context.CancelFunc{}
-	}
-	srv.conns[c] = cancel
+	cn := srv.conns[c]
 	srv.mu.Unlock()
+	ctx, start := cn.ctx, cn.start
 	defer func() {
+		cn.cancel()
 		srv.mu.Lock()
 		delete(srv.conns, c)
+		srv.active.Add(-1)
 		srv.mu.Unlock()
 	}()
 
 	log := srv.logger()
-	envDeadline := start.Add(orDefault(srv.EnvTimeout, DefaultEnvTimeout))
+	envDeadline := start.Add(cmp.Or(srv.EnvTimeout, DefaultEnvTimeout))
 	c.SetDeadline(envDeadline)
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(c)
@@ -207,8 +238,8 @@ func (srv *Server) serveConn(c net.Conn) {
 		args:    envArgs(env),
 		log:     log,
 		trace:   srv.Trace,
-		cmdTO:   orDefault(srv.CommandTimeout, DefaultCommandTimeout),
-		end:     start.Add(sessTO),
+		cmdTO:   cmp.Or(srv.CommandTimeout, DefaultCommandTimeout),
+		end:     start.Add(cmp.Or(srv.SessionTimeout, DefaultSessionTimeout)),
 		done:    ctx.Done(),
 		started: start,
 	}
@@ -304,11 +335,4 @@ func (srv *Server) logger() *slog.Logger {
 		return srv.Logger
 	}
 	return slog.Default()
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -504,5 +505,98 @@ func TestShutdownWaitsForSessionsThenClosesThem(t *testing.T) {
 	}
 	if n := srv2.ActiveSessions(); n != 0 {
 		t.Errorf("%d sessions still active after Shutdown", n)
+	}
+}
+
+func TestSetManyStartsANewMSetAfter99Pairs(t *testing.T) {
+	// MSet takes 99 pairs (app.c AST_APP_ARG(pair)[99]); a 100th would be
+	// glued, raw, onto the 99th value.
+	var vars []agi.Var
+	for i := range 150 {
+		vars = append(vars, agi.Var{Name: fmt.Sprintf("V%d", i), Value: "x"})
+	}
+	srv := &agi.Server{Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+		if err := s.SetMany(ctx, vars); err != nil {
+			t.Errorf("SetMany: %v", err)
+		}
+	})}
+	addr, _ := start(t, srv)
+	res := run(t, addr, agitest.Call{})
+	if len(res.Lines) != 2 {
+		t.Errorf("want 2 MSet commands (99 + 51 pairs), got %d", len(res.Lines))
+	}
+	for _, v := range vars {
+		if got := res.Vars[v.Name]; got != "x" {
+			t.Errorf("%s = %q, want \"x\"", v.Name, got)
+		}
+	}
+}
+
+// TestShutdownWhilePeersConnectLeavesNoSession runs Shutdown while peers
+// keep connecting: every session that started is over when Shutdown
+// returns, and none starts after. Run it under -race.
+func TestShutdownWhilePeersConnectLeavesNoSession(t *testing.T) {
+	iterations := 1000
+	if testing.Short() {
+		iterations = 100
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for i := range iterations {
+		var running, afterShutdown atomic.Int64
+		var shutDown atomic.Bool
+		srv := &agi.Server{Logger: quiet, Handler: agi.HandlerFunc(func(ctx context.Context, s *agi.Session) {
+			if shutDown.Load() {
+				afterShutdown.Add(1)
+			}
+			running.Add(1)
+			defer running.Add(-1)
+			s.Set(ctx, "X", "1")
+		})}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		stop := make(chan struct{})
+		var peers sync.WaitGroup
+		for range 3 {
+			peers.Add(1)
+			go func() {
+				defer peers.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+					agitest.Call{}.Run(ctx, ln.Addr().String())
+					cancel()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(i%5) * 100 * time.Microsecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = srv.Shutdown(ctx)
+		cancel()
+		shutDown.Store(true)
+		if err != nil {
+			t.Fatalf("iteration %d: Shutdown = %v", i, err)
+		}
+		if n := running.Load(); n != 0 {
+			t.Fatalf("iteration %d: %d handlers still running after Shutdown returned", i, n)
+		}
+		if n := srv.ActiveSessions(); n != 0 {
+			t.Fatalf("iteration %d: ActiveSessions = %d after Shutdown", i, n)
+		}
+		close(stop)
+		peers.Wait()
+		if err := <-served; !errors.Is(err, agi.ErrServerClosed) {
+			t.Fatalf("iteration %d: Serve = %v", i, err)
+		}
+		if n := afterShutdown.Load(); n != 0 {
+			t.Fatalf("iteration %d: %d sessions started after Shutdown returned", i, n)
+		}
 	}
 }
