@@ -36,6 +36,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -132,7 +133,7 @@ func newWorld(partners, indexSize int) *world {
 	url, err := o.Start()
 	must(err)
 	w := &world{odoo: o, known: seed(o, partners)}
-	client := lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet})
+	client := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet})
 	w.dir = lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, IndexSize: indexSize, Logger: quiet}, client)
 	must(w.dir.Sync(context.Background()))
 	flows := dialplan.NewFlows(w.dir, dialplan.Settings{LookupTimeout: dialplan.DefaultLookupTimeout}, quiet)
@@ -398,7 +399,7 @@ func benchIndex(n int) {
 	url = strings.TrimSpace(url)
 	runtime.GC()
 	rss0 := rss()
-	client := lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet, Timeout: 5 * time.Minute})
+	client := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet, Timeout: 5 * time.Minute})
 	dir := lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet}, client)
 	t0 := time.Now()
 	must(dir.Sync(context.Background()))
@@ -455,7 +456,7 @@ func serveEmulator(args []string) {
 	url, err := o.Start()
 	must(err)
 	// Render the rows once before the parent starts timing.
-	c := lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet})
+	c := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet})
 	_, err = c.Execute(context.Background(), "res.partner", "search_count", []any{[]any{}}, nil)
 	must(err)
 	fmt.Println(url)

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
-// Odoo runs XML-RPC calls; *lookup.OdooClient satisfies it.
+// Odoo runs XML-RPC calls; *odoo.Client satisfies it.
 type Odoo interface {
 	Execute(ctx context.Context, model, method string, args []any, kwargs map[string]any) (any, error)
 }
@@ -102,7 +103,7 @@ func (d *Deliverer) Run(ctx context.Context, sp *Spool) {
 			return
 		}
 		attempts++
-		var oe *lookup.OdooError
+		var oe *odoo.Error
 		if errors.As(err, &oe) && recordSpecific(oe) && attempts >= 5 {
 			d.log().Error("calllog: Odoo rejects this call log; giving up on it", "uniqueid", e.Record.UniqueID, "err", err)
 			d.rejected.Add(1)
@@ -112,7 +113,7 @@ func (d *Deliverer) Run(ctx context.Context, sp *Spool) {
 		}
 		if msg := err.Error(); msg != lastMsg {
 			hint := "the calls wait in the spool and are retried"
-			if errors.Is(err, lookup.ErrOdooAccess) {
+			if errors.Is(err, odoo.ErrAccess) {
 				hint = "the Odoo account lacks a right: give it Extra Rights > Contact Creation (see README); the calls wait in the spool and are retried"
 			}
 			d.log().Error("calllog: cannot deliver to Odoo; "+hint, "err", err)
@@ -163,7 +164,7 @@ func (d *Deliverer) Deliver(ctx context.Context, r Record) error {
 	}
 	if r.Missed() && d.Config.MissedCallActivity && p.id != d.Config.UnknownPartnerID {
 		err := d.activity(ctx, r, p, marker)
-		var oe *lookup.OdooError
+		var oe *odoo.Error
 		if errors.As(err, &oe) && oe.Fault == 2 {
 			// A user error about this activity (e.g. the assignee cannot
 			// see the partner): the note is posted; don't hold the spool.
@@ -191,13 +192,9 @@ func (d *Deliverer) partner(ctx context.Context, r Record, found lookup.Result) 
 		if err != nil {
 			return partnerInfo{}, err
 		}
-		if recs, _ := res.([]any); len(recs) == 1 {
-			m, _ := recs[0].(map[string]any)
-			p := partnerInfo{id: r.PartnerID}
-			p.name, _ = m["display_name"].(string)
-			if u, ok := m["user_id"].([]any); ok && len(u) > 0 {
-				p.salesperson = asInt(u[0])
-			}
+		if recs := odoo.Records(res); len(recs) == 1 {
+			p := partnerInfo{id: r.PartnerID, name: odoo.String(recs[0]["display_name"])}
+			p.salesperson, _ = odoo.Many2one(recs[0]["user_id"])
 			return p, nil
 		}
 	}
@@ -212,7 +209,7 @@ func (d *Deliverer) count(ctx context.Context, model string, domain []any) (int,
 	if err != nil {
 		return 0, err
 	}
-	return asInt(res), nil
+	return intOf(res), nil
 }
 
 // activity creates the "Call back" activity for a missed call.
@@ -270,7 +267,7 @@ func (d *Deliverer) ids(ctx context.Context) (int, int, error) {
 		if len(ids) == 0 {
 			return 0, nil
 		}
-		return asInt(ids[0]), nil
+		return intOf(ids[0]), nil
 	}
 	m, err := first("ir.model", []any{[]any{"model", "=", "res.partner"}})
 	if err != nil {
@@ -350,9 +347,8 @@ func (d *Deliverer) userName(ctx context.Context, uid int) string {
 	if err != nil {
 		return ""
 	}
-	if recs, _ := res.([]any); len(recs) == 1 {
-		m, _ := recs[0].(map[string]any)
-		n, _ = m["name"].(string)
+	if recs := odoo.Records(res); len(recs) == 1 {
+		n = odoo.String(recs[0]["name"])
 	}
 	d.mu.Lock()
 	if d.userNames == nil {
@@ -375,19 +371,8 @@ func humanDuration(t time.Duration) string {
 // setup: a server traceback (Fault 1) or a record that no longer exists.
 // Rights (Fault 4) and a posting user without email are fixed by an admin,
 // so those records wait instead.
-func recordSpecific(e *lookup.OdooError) bool {
+func recordSpecific(e *odoo.Error) bool {
 	return e.Fault == 1 || e.Fault == 2 && strings.Contains(e.Msg, "does not exist")
-}
-
-// asInt reads an XML-RPC integer, which the decoder gives as int64.
-func asInt(v any) int {
-	switch n := v.(type) {
-	case int:
-		return n
-	case int64:
-		return int(n)
-	}
-	return 0
 }
 
 func orDefault(s, def string) string {
@@ -395,4 +380,9 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+func intOf(v any) int {
+	n, _ := odoo.Int(v)
+	return n
 }

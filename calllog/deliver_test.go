@@ -15,6 +15,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/internal/wait"
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -30,7 +31,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 type world struct {
 	odoo   *odootest.Server
 	dir    *lookup.Directory
-	client *lookup.OdooClient
+	client *odoo.Client
 	acme   int
 	seller int
 	john   int
@@ -46,7 +47,7 @@ func newWorld(t *testing.T) *world {
 	w.seller = o.AddUser("sales", "Sally Seller")
 	w.john = o.AddUser("john", "John Seller")
 	w.acme = o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE"), UserID: w.seller})
-	w.client = lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Timeout: 2 * time.Second, Logger: quiet})
+	w.client = odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Timeout: 2 * time.Second, Logger: quiet})
 	w.dir = lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet, UserLogins: []string{"john", "sales"}}, w.client)
 	if err := w.dir.Sync(context.Background()); err != nil {
 		t.Fatal(err)

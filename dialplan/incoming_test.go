@@ -15,6 +15,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -42,7 +43,7 @@ func newWorld(t *testing.T, st dialplan.Settings) *world {
 	w.ids["gone"] = o.Upsert(odootest.Partner{Name: "Archived NV", IsCompany: true, Phone: "02 555 77 77"})
 	o.Update(w.ids["gone"], func(p *odootest.Partner) { p.Active = false })
 
-	client := lookup.NewOdooClient(lookup.OdooConfig{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet})
+	client := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet})
 	w.dir = lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet, UserLogins: []string{"john"}}, client)
 	if err := w.dir.Sync(context.Background()); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/calllog"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 // amiClient returns the configured manager client, or nil when [ami]
@@ -68,7 +69,7 @@ func healthDoc(dir *lookup.Directory, mgr *ami.Client, srv *agi.Server, spool *c
 
 // startCallLog opens the spool and starts its delivery worker when
 // [calllog] enabled is true; otherwise it returns nils.
-func startCallLog(ctx context.Context, c *Config, odoo *lookup.OdooClient, dir *lookup.Directory, log *slog.Logger) (*calllog.Spool, *calllog.Deliverer, error) {
+func startCallLog(ctx context.Context, c *Config, odoo *odoo.Client, dir *lookup.Directory, log *slog.Logger) (*calllog.Spool, *calllog.Deliverer, error) {
 	if !c.CallLog.Enabled {
 		return nil, nil, nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/api"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -130,8 +131,8 @@ func warnings(c *Config, log *slog.Logger) {
 	}
 }
 
-func newOdooClient(c *Config, log *slog.Logger) *lookup.OdooClient {
-	return lookup.NewOdooClient(lookup.OdooConfig{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password,
+func newOdooClient(c *Config, log *slog.Logger) *odoo.Client {
+	return odoo.New(odoo.Config{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password,
 		Timeout: c.Odoo.Timeout.Duration, Logger: log, Trace: c.Debug})
 }
 
@@ -139,7 +140,7 @@ func newDirectory(c *Config, log *slog.Logger) *lookup.Directory {
 	return newDirectoryWith(c, newOdooClient(c, log), log)
 }
 
-func newDirectoryWith(c *Config, odoo *lookup.OdooClient, log *slog.Logger) *lookup.Directory {
+func newDirectoryWith(c *Config, odoo *odoo.Client, log *slog.Logger) *lookup.Directory {
 	return lookup.NewDirectory(lookup.Config{
 		Normalizer:      c.normalizer(),
 		IndexSize:       c.Odoo.IndexSize,
@@ -272,7 +273,7 @@ func cmdPing(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(io.Discard, false)
-	odoo := lookup.NewOdooClient(lookup.OdooConfig{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password, Timeout: 10 * time.Second, Logger: log})
+	odoo := odoo.New(odoo.Config{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password, Timeout: 10 * time.Second, Logger: log})
 	failed := 0
 	t0 := time.Now()
 	if uid, err := odoo.Login(ctx); err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/calllog"
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 // metrics is what /metrics shows. Event counts come from hooks; state is
@@ -74,8 +75,8 @@ func (m *metrics) odooCall(model, method string, d time.Duration, err error) {
 		for _, k := range []struct {
 			err  error
 			name string
-		}{{lookup.ErrOdooUnreachable, "unreachable"}, {lookup.ErrOdooLogin, "login"}, {lookup.ErrOdooAccess, "access"},
-			{lookup.ErrOdooUser, "user"}, {lookup.ErrOdooServer, "server"}} {
+		}{{odoo.ErrUnreachable, "unreachable"}, {odoo.ErrLogin, "login"}, {odoo.ErrAccess, "access"},
+			{odoo.ErrUser, "user"}, {odoo.ErrServer, "server"}} {
 			if errors.Is(err, k.err) {
 				kind = k.name
 				break

@@ -1,0 +1,350 @@
+// The index: E.164 numbers to partners, bounded by an LRU, and how a
+// search_read record becomes an indexed partner.
+
+package lookup
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/odoo-agi/odoo-agi/odoo"
+)
+
+// partnerFields are read when they exist (fields_get tells).
+var partnerFields = []string{"id", "name", "display_name", "is_company", "parent_id", "commercial_partner_id",
+	"commercial_company_name", "phone", "mobile", "country_id", "user_id", "category_id", "active", "write_date"}
+
+// partner is the in-memory record, kept small: the index holds up to a
+// million numbers. Ids are int32 because Odoo's are PostgreSQL serials.
+type partner struct {
+	id, commercialID, userID, countryID int32
+	isCompany                           bool
+	writeDate                           int64  // Unix seconds (Odoo stores UTC)
+	sig                                 uint64 // fingerprint of the record as read
+	name, display, company              string // display and company share name's bytes when equal
+	tags                                *tagSet
+	numbers                             [2]string // phone and mobile in E.164; "" when unused
+}
+
+// tagSet is one combination of tags, shared by every partner that has it.
+type tagSet struct {
+	ids   []int32
+	names []string // replaced, never mutated, when a tag is renamed
+}
+
+func (p *partner) hasNumbers() bool { return p.numbers[0] != "" || p.numbers[1] != "" }
+
+func (p *partner) addNumber(n string) {
+	if p.numbers[0] == "" {
+		p.numbers[0] = n
+	} else {
+		p.numbers[1] = n
+	}
+}
+
+func (p *partner) dropNumber(n string) {
+	if p.numbers[0] == n {
+		p.numbers[0], p.numbers[1] = p.numbers[1], ""
+	} else if p.numbers[1] == n {
+		p.numbers[1] = ""
+	}
+}
+
+func (p *partner) numberList() []string {
+	switch {
+	case p.numbers[1] != "":
+		return p.numbers[:]
+	case p.numbers[0] != "":
+		return p.numbers[:1]
+	}
+	return nil
+}
+
+func (p *partner) tagNames() []string {
+	if p.tags == nil {
+		return nil
+	}
+	return p.tags.names
+}
+
+// signature fingerprints a record: two reads with the same write_date (one
+// second of resolution) may still differ.
+func signature(r map[string]any) uint64 {
+	h := fnv.New64a()
+	for _, f := range partnerFields {
+		fmt.Fprint(h, r[f], "\x00")
+	}
+	return h.Sum64()
+}
+
+// index maps E.164 numbers to partners, bounded by an LRU. A full sync
+// builds a new one and swaps it in whole.
+type index struct {
+	numbers  *simplelru.LRU[string, []*partner]
+	partners map[int32]*partner
+	tagSets  map[string]*tagSet // interned by their ids
+	complete bool               // a full sync finished and nothing was evicted since
+}
+
+func newIndex(size int) *index {
+	ix := &index{partners: map[int32]*partner{}, tagSets: map[string]*tagSet{}}
+	ix.numbers, _ = simplelru.NewLRU[string, []*partner](size, ix.onEvict)
+	return ix
+}
+
+// onEvict: an evicted number makes the index incomplete, and a partner
+// with no number left indexed is forgotten.
+func (ix *index) onEvict(number string, ps []*partner) {
+	ix.complete = false
+	for _, p := range ps {
+		p.dropNumber(number)
+		if !p.hasNumbers() && ix.partners[p.id] == p {
+			delete(ix.partners, p.id)
+		}
+	}
+}
+
+// choose picks one of several partners sharing a number, deterministically:
+// a company and its own contact give the contact; several contacts of one
+// company give the company; unrelated partners give the latest written.
+func (d *Directory) choose(ps []*partner) *partner {
+	if len(ps) == 1 {
+		return ps[0]
+	}
+	commercial := ps[0].commercialID
+	same := commercial != 0
+	var contacts []*partner
+	for _, p := range ps {
+		if p.commercialID != commercial {
+			same = false
+		}
+		if p.id != p.commercialID {
+			contacts = append(contacts, p)
+		}
+	}
+	if same {
+		if len(contacts) == 1 {
+			return contacts[0]
+		}
+		if c, ok := d.idx.partners[commercial]; ok {
+			return c
+		}
+		for _, p := range ps {
+			if p.id == commercial {
+				return p
+			}
+		}
+	}
+	best := ps[0]
+	for _, p := range ps[1:] {
+		if p.writeDate > best.writeDate || (p.writeDate == best.writeDate && p.id > best.id) {
+			best = p
+		}
+	}
+	return best
+}
+
+const odooTime = "2006-01-02 15:04:05"
+
+// apply upserts one record read from Odoo; it reports whether anything
+// changed. It runs under d.mu.
+func (d *Directory) apply(m meta, r map[string]any) bool {
+	ix := d.idx
+	id, _ := odoo.Int(r["id"])
+	wd := odooUnix(r["write_date"])
+	sig := signature(r)
+	old, had := ix.partners[int32(id)]
+	if had && old.writeDate == wd && old.sig == sig {
+		return false // already applied: the look-back window read it again
+	}
+	d.lastWrite = max(d.lastWrite, wd)
+	if had {
+		ix.remove(old)
+	}
+	p := ix.decode(m, r)
+	d.insert(ix, m, p, r)
+	for _, n := range p.numberList() {
+		d.neg.Remove(n)
+	}
+	return true
+}
+
+// remove takes p and its numbers out of the index.
+func (ix *index) remove(p *partner) {
+	for _, n := range p.numberList() {
+		if ps, ok := ix.numbers.Peek(n); ok {
+			ps = removePartner(ps, p.id)
+			if len(ps) == 0 {
+				ix.numbers.Remove(n)
+			} else {
+				ix.numbers.Add(n, ps)
+			}
+		}
+	}
+	p.numbers = [2]string{}
+	delete(ix.partners, p.id)
+}
+
+// insert indexes p under each of its numbers; an archived partner, or one
+// without numbers, is remembered without any so that the same write_date
+// is not applied twice. It runs under d.mu or on an index not yet shared.
+func (d *Directory) insert(ix *index, m meta, p *partner, r map[string]any) {
+	ix.partners[p.id] = p
+	if !(odoo.Bool(r["active"]) || r["active"] == nil) {
+		return
+	}
+	for _, n := range d.numbersOf(ix, m, r, p) {
+		ps, _ := ix.numbers.Peek(n)
+		ps = append(removePartner(ps, p.id), p)
+		p.addNumber(n)
+		ix.numbers.Add(n, ps)
+	}
+}
+
+// numbersOf normalizes phone and mobile with the partner's country, then
+// its company's, then the PBX's.
+func (d *Directory) numbersOf(ix *index, m meta, r map[string]any, p *partner) []string {
+	var regions []string
+	if c := m.countries[int(p.countryID)]; c != "" {
+		regions = append(regions, c)
+	}
+	if cp, ok := ix.partners[p.commercialID]; ok && cp != p {
+		if c := m.countries[int(cp.countryID)]; c != "" {
+			regions = append(regions, c)
+		}
+	}
+	var out []string
+	for _, f := range []string{"phone", "mobile"} {
+		raw := odoo.String(r[f])
+		if raw == "" {
+			continue
+		}
+		e, ok := d.cfg.Normalizer.Stored(raw, regions...)
+		if !ok {
+			d.log.Debug("lookup: skipping a stored number that does not parse", "partner", p.id, "field", f, "number", raw)
+			continue
+		}
+		if !containsString(out, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// meta holds the small tables records refer to; loadMeta replaces the
+// maps, never mutates them.
+type meta struct {
+	countries map[int]string
+	tags      map[int]string
+}
+
+// decode turns a search_read record into a partner. Strings equal to one
+// already held (display to name, company to its partner's name) are shared.
+func (ix *index) decode(m meta, r map[string]any) *partner {
+	p := &partner{}
+	p.id = idOf(r["id"])
+	p.name = odoo.String(r["name"])
+	p.display = odoo.String(r["display_name"])
+	if p.display == "" || p.display == p.name {
+		p.display = p.name
+	}
+	p.isCompany = odoo.Bool(r["is_company"])
+	c, _ := odoo.Many2one(r["commercial_partner_id"])
+	p.commercialID = int32(c)
+	if p.commercialID == 0 {
+		if parent, _ := odoo.Many2one(r["parent_id"]); parent != 0 && !p.isCompany {
+			p.commercialID = int32(parent)
+		} else {
+			p.commercialID = p.id
+		}
+	}
+	p.company = odoo.String(r["commercial_company_name"])
+	if p.company == "" && p.commercialID != p.id {
+		_, p.company = odoo.Many2one(r["parent_id"])
+	}
+	switch cp := ix.partners[p.commercialID]; {
+	case p.company == p.name:
+		p.company = p.name
+	case cp != nil && cp.name == p.company:
+		p.company = cp.name
+	}
+	u, _ := odoo.Many2one(r["user_id"])
+	p.userID = int32(u)
+	co, _ := odoo.Many2one(r["country_id"])
+	p.countryID = int32(co)
+	p.writeDate = odooUnix(r["write_date"])
+	p.sig = signature(r)
+	p.tags = ix.tagSet(m.tags, odoo.IDs(r["category_id"]))
+	return p
+}
+
+// tagSet interns a combination of tag ids.
+func (ix *index) tagSet(names map[int]string, ids []int) *tagSet {
+	if len(ids) == 0 {
+		return nil
+	}
+	var key strings.Builder
+	for _, id := range ids {
+		fmt.Fprintf(&key, "%d,", id)
+	}
+	if ts, ok := ix.tagSets[key.String()]; ok {
+		return ts
+	}
+	ts := &tagSet{ids: make([]int32, len(ids))}
+	for i, id := range ids {
+		ts.ids[i] = int32(id)
+	}
+	ts.names = tagNames(names, ts.ids)
+	ix.tagSets[key.String()] = ts
+	return ts
+}
+
+// odooUnix parses a write_date ("2006-01-02 15:04:05", UTC) to Unix seconds.
+func odooUnix(v any) int64 {
+	t, err := time.Parse(odooTime, odoo.String(v))
+	if err != nil {
+		return 0
+	}
+	return t.Unix()
+}
+
+func tagNames(tags map[int]string, ids []int32) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if n := tags[int(id)]; n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func removePartner(ps []*partner, id int32) []*partner {
+	out := make([]*partner, 0, len(ps))
+	for _, p := range ps {
+		if p.id != id {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func idOf(v any) int32 {
+	id, _ := odoo.Int(v)
+	return int32(id)
+}

@@ -1,0 +1,295 @@
+// Keeping the index in step with Odoo: the full sync, the incremental
+// refresh on write_date, reconciling deleted partners, and the small tables
+// (countries, tags, PBX users) that records refer to.
+
+package lookup
+
+import (
+	"context"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/odoo"
+)
+
+// Run loads the snapshot, syncs fully, then refreshes every
+// RefreshInterval until ctx ends. Failures are logged and retried.
+func (d *Directory) Run(ctx context.Context) {
+	if d.cfg.CacheFile != "" {
+		if n, err := d.LoadSnapshot(d.cfg.CacheFile); err != nil {
+			d.log.Warn("lookup: ignoring the index snapshot", "file", d.cfg.CacheFile, "err", err)
+		} else if n > 0 {
+			d.log.Info("lookup: loaded the index snapshot; names resolve while Odoo syncs", "file", d.cfg.CacheFile, "partners", n)
+		}
+	}
+	d.mu.Lock()
+	synced := !d.lastSync.IsZero()
+	d.mu.Unlock()
+	backoff := time.Second
+	for !synced {
+		err := d.Sync(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.log.Error("lookup: full sync failed; retrying", "err", err, "in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+	t := time.NewTicker(d.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := d.Refresh(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("lookup: refresh failed; serving the last index", "err", err)
+		}
+	}
+}
+
+// Sync reads every partner into a new index and swaps it in; lookups
+// use the old one until then.
+func (d *Directory) Sync(ctx context.Context) error {
+	start := time.Now()
+	if err := d.loadMeta(ctx); err != nil {
+		return d.failed(err)
+	}
+	d.mu.Lock()
+	m := d.meta()
+	d.mu.Unlock()
+	ix := newIndex(d.cfg.IndexSize)
+	ix.complete = true
+	lastID, maxWrite := int32(0), int64(0)
+	for {
+		recs, err := d.readPartners(ctx, []any{[]any{"id", ">", lastID}}, "id", 0)
+		if err != nil {
+			return d.failed(err)
+		}
+		for _, r := range recs {
+			p := ix.decode(m, r)
+			lastID = p.id
+			maxWrite = max(maxWrite, p.writeDate)
+			d.insert(ix, m, p, r)
+		}
+		if len(recs) < d.cfg.PageSize {
+			break
+		}
+	}
+	d.mu.Lock()
+	d.idx = ix
+	d.loaded, d.lastWrite, d.lastSync, d.lastErr = true, maxWrite, time.Now(), nil
+	n, parts, complete := ix.numbers.Len(), len(ix.partners), ix.complete
+	d.mu.Unlock()
+	d.neg.Purge()
+	d.log.Info("lookup: full sync done", "partners", parts, "numbers", n, "complete", complete, "took", time.Since(start).Round(time.Millisecond))
+	d.saveSnapshot()
+	return nil
+}
+
+// Refresh applies partners written since the last sync. write_date has
+// one-second resolution and is stamped when a transaction starts, so the
+// query looks back a little and skips records already applied.
+func (d *Directory) Refresh(ctx context.Context) error {
+	d.mu.Lock()
+	since, loaded := d.lastWrite, d.loaded
+	d.refreshes++
+	reconcile := d.refreshes%d.cfg.ReconcileEvery == 0
+	d.mu.Unlock()
+	if !loaded || since == 0 {
+		return d.Sync(ctx)
+	}
+	if err := d.loadMeta(ctx); err != nil {
+		return d.failed(err)
+	}
+	from := time.Unix(since-10, 0).UTC().Format(odooTime)
+	changed := 0
+	for offset := 0; ; offset += d.cfg.PageSize {
+		recs, err := d.readPartners(ctx, []any{[]any{"write_date", ">=", from}}, "write_date, id", offset)
+		if err != nil {
+			return d.failed(err)
+		}
+		d.mu.Lock()
+		m := d.meta()
+		for _, r := range recs {
+			if d.apply(m, r) {
+				changed++
+			}
+		}
+		d.mu.Unlock()
+		if len(recs) < d.cfg.PageSize {
+			break
+		}
+	}
+	if reconcile {
+		n, err := d.reconcile(ctx)
+		if err != nil {
+			return d.failed(err)
+		}
+		changed += n
+	}
+	d.mu.Lock()
+	d.lastSync, d.lastErr = time.Now(), nil
+	d.mu.Unlock()
+	if changed > 0 {
+		d.log.Debug("lookup: refresh applied changes", "partners", changed)
+		d.saveSnapshot()
+	}
+	return nil
+}
+
+// reconcile drops partners that were deleted in Odoo.
+func (d *Directory) reconcile(ctx context.Context) (int, error) {
+	res, err := d.odoo.Execute(ctx, "res.partner", "search", []any{[]any{}}, map[string]any{"context": map[string]any{"active_test": false}})
+	if err != nil {
+		return 0, err
+	}
+	alive := map[int32]bool{}
+	for _, id := range odoo.IDs(res) {
+		alive[int32(id)] = true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for id, p := range d.idx.partners {
+		if !alive[id] {
+			d.idx.remove(p)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (d *Directory) meta() meta { return meta{d.countries, d.tags} }
+
+func (d *Directory) readPartners(ctx context.Context, domain []any, order string, offset int) ([]map[string]any, error) {
+	d.mu.Lock()
+	fields := d.fields
+	d.mu.Unlock()
+	kw := map[string]any{
+		"fields":  odoo.List(fields),
+		"order":   order,
+		"limit":   d.cfg.PageSize,
+		"context": map[string]any{"active_test": false},
+	}
+	if offset > 0 {
+		kw["offset"] = offset
+	}
+	res, err := d.odoo.Execute(ctx, "res.partner", "search_read", []any{domain}, kw)
+	if err != nil {
+		return nil, err
+	}
+	return odoo.Records(res), nil
+}
+
+// loadMeta reads, once, which partner fields exist, and on every call the
+// countries, tags and PBX users (small tables).
+func (d *Directory) loadMeta(ctx context.Context) error {
+	d.mu.Lock()
+	haveFields := d.fields != nil
+	d.mu.Unlock()
+	if !haveFields {
+		res, err := d.odoo.Execute(ctx, "res.partner", "fields_get", []any{}, map[string]any{"attributes": []any{"type"}})
+		if err != nil {
+			return err
+		}
+		exists, _ := res.(map[string]any)
+		var fields []string
+		for _, f := range partnerFields {
+			if _, ok := exists[f]; ok || f == "id" {
+				fields = append(fields, f)
+			}
+		}
+		if _, ok := exists["phone"]; !ok {
+			return &odoo.Error{Kind: odoo.ErrServer, Msg: "odoo: res.partner has no phone field; is this the contacts model?"}
+		}
+		d.mu.Lock()
+		d.fields = fields
+		d.mu.Unlock()
+	}
+	countries, err := d.idNames(ctx, "res.country", "code")
+	if err != nil {
+		return err
+	}
+	tags, err := d.idNames(ctx, "res.partner.category", "name")
+	if err != nil {
+		return err
+	}
+	users := map[string]int{}
+	d.mu.Lock()
+	logins := d.cfg.UserLogins
+	d.mu.Unlock()
+	if len(logins) > 0 {
+		res, err := d.odoo.Execute(ctx, "res.users", "search_read",
+			[]any{[]any{[]any{"login", "in", odoo.List(logins)}}},
+			map[string]any{"fields": []any{"login"}, "context": map[string]any{"active_test": false}})
+		if err != nil {
+			return err
+		}
+		for _, r := range odoo.Records(res) {
+			id, _ := odoo.Int(r["id"])
+			users[odoo.String(r["login"])] = id
+		}
+		for _, l := range logins {
+			if _, ok := users[l]; !ok {
+				d.log.Warn("lookup: [[users]] login not found in Odoo", "login", l)
+			}
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	renamed := !sameMap(d.tags, tags)
+	d.countries, d.tags, d.users = countries, tags, users
+	if renamed {
+		for _, ts := range d.idx.tagSets {
+			ts.names = tagNames(tags, ts.ids)
+		}
+	}
+	return nil
+}
+
+func (d *Directory) idNames(ctx context.Context, model, field string) (map[int]string, error) {
+	res, err := d.odoo.Execute(ctx, model, "search_read", []any{[]any{}},
+		map[string]any{"fields": []any{field}, "context": map[string]any{"active_test": false}})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]string{}
+	for _, r := range odoo.Records(res) {
+		id, _ := odoo.Int(r["id"])
+		out[id] = odoo.String(r[field])
+	}
+	return out, nil
+}
+
+func (d *Directory) hasField(f string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return containsString(d.fields, f)
+}
+
+func (d *Directory) failed(err error) error {
+	d.mu.Lock()
+	d.lastErr = err
+	d.mu.Unlock()
+	return err
+}
+
+func sameMap(a, b map[int]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
