@@ -44,7 +44,8 @@ type Server struct {
 	SessionTimeout time.Duration // for the whole session
 
 	Logger *slog.Logger // nil: slog.Default()
-	// Trace logs every command and reply at debug level.
+	// Trace logs every command and reply at debug level, in the sessions
+	// that start while Logger is enabled for debug.
 	Trace bool
 	// OnSessionEnd, when set, is called after every session and every
 	// refused connection, for metrics. It must not block.
@@ -237,7 +238,7 @@ func (srv *Server) serveConn(c net.Conn) {
 		params:  params,
 		args:    envArgs(env),
 		log:     log,
-		trace:   srv.Trace,
+		trace:   srv.Trace && log.Enabled(ctx, slog.LevelDebug),
 		cmdTO:   cmp.Or(srv.CommandTimeout, DefaultCommandTimeout),
 		end:     start.Add(cmp.Or(srv.SessionTimeout, DefaultSessionTimeout)),
 		done:    ctx.Done(),
@@ -245,7 +246,7 @@ func (srv *Server) serveConn(c net.Conn) {
 	}
 	stopWatch := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	defer stopWatch()
-	if srv.Trace {
+	if s.trace {
 		log.Debug("agi session", "script", name, "channel", env["agi_channel"], "callerid", env["agi_callerid"])
 	}
 	outcome := "panic"

@@ -51,7 +51,7 @@ type Client struct {
 	Secret      string        // its secret; never logged
 	DialTimeout time.Duration // default 5s
 	Logger      *slog.Logger
-	Trace       bool // log every message (Secret redacted)
+	Trace       bool // log every message at debug level (Secret redacted)
 
 	seq    atomic.Uint64
 	prefix string
@@ -293,6 +293,12 @@ type waiter struct {
 	ev    chan Message
 }
 
+// tracing reports whether to log messages now: Trace is set and the
+// logger is enabled for debug, which a reload may change.
+func (cn *conn) tracing() bool {
+	return cn.trace && cn.log.Enabled(context.Background(), slog.LevelDebug)
+}
+
 func newConn(nc net.Conn, br *bufio.Reader, log *slog.Logger, trace bool) *conn {
 	return &conn{nc: nc, br: br, log: log, trace: trace, pending: map[string]*waiter{}, done: make(chan struct{})}
 }
@@ -316,7 +322,7 @@ func (cn *conn) readLoop() {
 			cn.close(fmt.Errorf("%w: %v", ErrClosed, err))
 			return
 		}
-		if cn.trace {
+		if cn.tracing() {
 			cn.log.Debug("ami <-", "msg", m.String())
 		}
 		id := m.Get("ActionID")
@@ -360,7 +366,7 @@ func (cn *conn) send(ctx context.Context, a Message, id, event string) (*waiter,
 	}
 	cn.pending[id] = w
 	cn.mu.Unlock()
-	if cn.trace {
+	if cn.tracing() {
 		cn.log.Debug("ami ->", "msg", a.String())
 	}
 	cn.wmu.Lock()

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,8 +33,13 @@ type Server struct {
 	// Health returns the /healthz document and whether the service can
 	// answer calls with names at all.
 	Health  func() (doc any, ok bool)
-	Metrics http.Handler // GET /metrics when set (auth required)
+	Metrics http.Handler // GET /metrics when set: counts and states, no auth
 	Logger  *slog.Logger
+	// TLS, when set, serves HTTPS (see LoadTLS).
+	TLS *tls.Config
+	// CallTimeout is the longest a click-to-dial request may take to
+	// answer; it is read per request, so a reload applies it.
+	CallTimeout func() time.Duration
 
 	// MaxFailures per client address in FailureWindow; then 429.
 	MaxFailures   int
@@ -176,6 +182,10 @@ type originateRequest struct {
 }
 
 func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
+	if s.CallTimeout != nil {
+		// The server's WriteTimeout is short; a call rings for longer.
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.CallTimeout()))
+	}
 	var req originateRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
@@ -216,24 +226,33 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, doc)
 }
 
-// Serve runs the API on ln until ctx ends, with TLS when certFile is set.
-// writeTimeout must outlast a click-to-dial (the ring timeout and more).
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFile string, writeTimeout time.Duration, log *slog.Logger) error {
+// LoadTLS reads a certificate and its key for Server.TLS, so that a bad
+// file is an error at start, before anything serves.
+func LoadTLS(certFile, keyFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("[api] tls_cert %s and tls_key %s: %w", certFile, keyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Serve runs the API on ln until ctx ends, with TLS when s.TLS is set. It
+// returns nil after ctx ends, and the error when the listener fails.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	h := s.Handler()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: writeTimeout, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	go func() {
-		<-ctx.Done()
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10,
+		ErrorLog: slog.NewLogLogger(s.Logger.Handler(), slog.LevelDebug)}
+	if s.TLS != nil {
+		ln = tls.NewListener(ln, s.TLS)
+	}
+	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
-	}()
-	var err error
-	if certFile != "" {
-		err = srv.ServeTLS(ln, certFile, keyFile)
-	} else {
-		err = srv.Serve(ln)
-	}
+	})
+	defer stop()
+	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -60,7 +60,7 @@ func start(t *testing.T, hash string, useTLS bool) *env {
 		{Login: "ann", Exten: "102", Channels: []dialplan.Channel{{Name: "PJSIP/102", Context: "from-internal"}}},
 	}
 	flows := dialplan.NewFlows(noDirectory{}, dialplan.Settings{Users: users, OriginateTimeout: time.Second}, quiet)
-	orig := &dialplan.Originator{Flows: flows, Normalizer: lookup.Normalizer{Country: "BE"}, Manager: c, Logger: quiet}
+	orig := &dialplan.Originator{Settings: flows.Settings, Directory: flows.Directory, Normalizer: lookup.Normalizer{Country: "BE"}, Manager: c, Logger: quiet}
 	s := &api.Server{User: "odoo", PasswordHash: hash, Caller: orig, Logger: quiet, MaxFailures: 4,
 		Health: func() (any, bool) {
 			return map[string]any{"status": "ok", "ami": c.State(), "index": map[string]int{"numbers": 3}}, true
@@ -72,16 +72,18 @@ func start(t *testing.T, hash string, useTLS bool) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	e := &env{url: "http://" + ln.Addr().String(), client: &http.Client{Timeout: 10 * time.Second}, pbx: pbx, ami: c}
-	cert, key := "", ""
 	if useTLS {
-		cert, key = selfSigned(t)
+		cert, key := selfSigned(t)
+		if s.TLS, err = api.LoadTLS(cert, key); err != nil {
+			t.Fatal(err)
+		}
 		pool := x509.NewCertPool()
 		pem, _ := os.ReadFile(cert)
 		pool.AppendCertsFromPEM(pem)
 		e.url = "https://" + ln.Addr().String()
 		e.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	}
-	go api.Serve(ctx, ln, s.Handler(), cert, key, 30*time.Second, quiet)
+	go s.Serve(ctx, ln)
 	return e
 }
 

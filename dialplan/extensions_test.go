@@ -166,7 +166,7 @@ func TestOriginateVariablesMatchTheSnippet(t *testing.T) {
 		{Name: "SIP/101", Context: "from-internal", Originate: true, AutoAnswer: "grandstream"}}
 	f := NewFlows(noDirectory{}, Settings{Users: Users{{Login: "john", Exten: "101", Channels: chans}}}, nil)
 	rec := &recorder{}
-	o := &Originator{Flows: f, Normalizer: lookup.Normalizer{Country: "BE"}, Manager: rec}
+	o := &Originator{Settings: f.Settings, Directory: f.Directory, Normalizer: lookup.Normalizer{Country: "BE"}, Manager: rec}
 	if _, err := o.Call(context.Background(), CallRequest{User: "john", Number: "025551234"}); err != nil {
 		t.Fatal(err)
 	}

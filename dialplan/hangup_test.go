@@ -107,6 +107,7 @@ func TestClickToDialPushesTheHangupHandlerWhenTheCallLogIsOn(t *testing.T) {
 	}
 	defer sp.Close()
 	w.flows.Recorder = sp
+	orig.LogCalls = true
 	if _, err := orig.Call(context.Background(), dialplan.CallRequest{User: "john", Number: "0475 12 34 56", PartnerID: 7}); err != nil {
 		t.Fatal(err)
 	}

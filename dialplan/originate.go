@@ -67,15 +67,19 @@ type CallResult struct {
 // originate channels at once, with each one's auto-answer header, and once
 // one answers, dials the number through the user's context.
 type Originator struct {
-	Flows      *Flows // for the users and the name format
+	Settings   func() *Settings // the current users, name format and timeouts
+	Directory  Directory        // the partner's name for the phones' display
 	Normalizer lookup.Normalizer
 	Manager    Manager
-	Logger     *slog.Logger
+	// LogCalls pushes the odoo-hangup handler on the second leg, so that
+	// the call log records the call.
+	LogCalls bool
+	Logger   *slog.Logger
 }
 
 // Call runs one click-to-dial and waits for the first leg's outcome.
 func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, error) {
-	st := o.Flows.Settings()
+	st := o.Settings()
 	u, ok := st.Users.Find(strings.TrimSpace(req.User))
 	if !ok {
 		return CallResult{}, fmt.Errorf("%w %q: no [[users]] entry has this login or exten", ErrUnknownUser, req.User)
@@ -97,7 +101,7 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	calleeNum := e164
 	if e164 != "" {
 		lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
-		r := o.Flows.Directory.Lookup(lctx, e164)
+		r := o.Directory.Lookup(lctx, e164)
 		cancel()
 		if r.Status == lookup.Found {
 			res.Partner = st.Format.Name(r.Partner)
@@ -134,7 +138,7 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	if req.PartnerID > 0 {
 		vars = append(vars, ami.Var{Name: "ODOO_PARTNER_ID", Value: strconv.Itoa(req.PartnerID)})
 	}
-	if o.Flows.Recorder != nil {
+	if o.LogCalls {
 		// The second leg's hangup handler logs the call (odoo-hangup).
 		pid := ""
 		if req.PartnerID > 0 {

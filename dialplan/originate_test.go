@@ -22,7 +22,7 @@ func (w *world) pbx(t *testing.T) (*amitest.Server, *dialplan.Originator, *ami.C
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return s, &dialplan.Originator{Flows: w.flows, Normalizer: lookup.Normalizer{Country: "BE"}, Manager: c, Logger: quiet}, c
+	return s, &dialplan.Originator{Settings: w.flows.Settings, Directory: w.flows.Directory, Normalizer: lookup.Normalizer{Country: "BE"}, Manager: c, Logger: quiet}, c
 }
 
 func clickUsers() dialplan.Users {

@@ -99,6 +99,8 @@ type Directory struct {
 	lastSync  time.Time
 	lastErr   error
 	pending   map[string]chan struct{} // live searches in flight
+	synced    chan struct{}            // closed by the first full sync
+	syncOnce  sync.Once
 
 	norm *lru.Cache[string, normResult]
 	neg  *expirable.LRU[string, struct{}]
@@ -142,6 +144,7 @@ func NewDirectory(cfg Config, odoo Odoo) *Directory {
 		log:     cfg.Logger,
 		idx:     newIndex(cfg.IndexSize),
 		pending: map[string]chan struct{}{},
+		synced:  make(chan struct{}),
 		users:   map[string]int{},
 	}
 	d.norm, _ = lru.New[string, normResult](100_000)
@@ -253,6 +256,9 @@ func (d *Directory) SetUserLogins(logins []string) {
 	defer d.mu.Unlock()
 	d.cfg.UserLogins = append([]string(nil), logins...)
 }
+
+// Synced is closed once a full sync has finished.
+func (d *Directory) Synced() <-chan struct{} { return d.synced }
 
 // UserID returns the res.users id of a PBX user's login, once synced.
 func (d *Directory) UserID(login string) (int, bool) {

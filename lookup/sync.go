@@ -88,6 +88,7 @@ func (d *Directory) Sync(ctx context.Context) error {
 	d.loaded, d.lastWrite, d.lastSync, d.lastErr = true, maxWrite, time.Now(), nil
 	n, parts, complete := ix.numbers.Len(), len(ix.partners), ix.complete
 	d.mu.Unlock()
+	d.syncOnce.Do(func() { close(d.synced) })
 	d.neg.Purge()
 	d.log.Info("lookup: full sync done", "partners", parts, "numbers", n, "complete", complete, "took", time.Since(start).Round(time.Millisecond))
 	d.saveSnapshot()

@@ -125,7 +125,7 @@ func (c *Client) call(ctx context.Context, service, fn, model, method string, ou
 	if c.Calls != nil {
 		c.Calls(model, method, time.Since(start), err)
 	}
-	if c.cfg.Trace {
+	if c.cfg.Trace && c.cfg.Logger.Enabled(ctx, slog.LevelDebug) {
 		// Arguments are not logged: they hold the password.
 		c.cfg.Logger.Debug("odoo call", "call", what, "took", time.Since(start).Round(time.Microsecond), "err", err)
 	}

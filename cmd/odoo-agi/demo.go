@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -12,9 +13,9 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
-	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/amitest"
+	"github.com/odoo-agi/odoo-agi/internal/daemon"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 )
 
@@ -62,9 +63,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return runDemo(ctx, *listen, *debug, stdout, stderr)
 }
 
-// runDemo serves until ctx ends, after printing the sample calls.
+// runDemo serves until ctx ends, after printing the sample calls. It runs
+// the daemon as serve does, with an Odoo and an Asterisk manager emulator
+// in place of the real ones.
 func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.Writer) error {
-	log := newLogger(stderr, debug)
 	o := odootest.New()
 	odooURL, err := o.Start()
 	if err != nil {
@@ -72,54 +74,60 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 	}
 	defer o.Close()
 	n := seedDemo(o)
+	o.SetPassword("asterisk1", "demo-password")
+	pbx := amitest.New()
+	pbx.AddUser("odoo", amitest.User{Secret: "demo-secret", Originate: true})
+	amiAddr, err := pbx.Start()
+	if err != nil {
+		return fmt.Errorf("demo: start the AMI emulator: %w", err)
+	}
+	defer pbx.Stop()
 
-	c := defaultConfig()
-	c.path = "(demo)"
-	c.Odoo.URL = odooURL
+	c := daemon.DefaultConfig()
+	c.Path = "(demo)"
+	c.Debug = debug
+	c.Odoo.URL, c.Odoo.Password = odooURL, "demo-password"
 	c.Odoo.CacheFile = filepath.Join(os.TempDir(), fmt.Sprintf("odoo-agi-demo-%d.snapshot", os.Getpid()))
 	defer os.Remove(c.Odoo.CacheFile)
-	c.Users = []userConfig{{Login: "john", Exten: "101", Channels: []channelConfig{
+	c.AMI.Address, c.AMI.Secret = amiAddr, "demo-secret"
+	c.API.Listen = ""
+	c.Users = []daemon.UserConfig{{Login: "john", Exten: "101", Channels: []daemon.ChannelConfig{
 		{Name: "PJSIP/101", Originate: true, AutoAnswer: "yealink"},
 		{Name: "PJSIP/101b", Originate: true, AutoAnswer: "Call-Info: <sip:127.0.0.1>;answer-after=0"},
 	}}}
 	c.CallerID.GeolocateUnknown = true
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
-
-	dir := newDirectory(c, log)
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = dir.Sync(sctx)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("demo: first sync: %w", err)
-	}
-	rctx, stopRefresh := context.WithCancel(ctx)
-	defer stopRefresh()
-	go dir.Run(rctx)
-
-	flows := dialplan.NewFlows(dir, c.settings(), log)
-	srv := newAGIServer(c, flows, log)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("demo: listen on %s: %w (another odoo-agi running? try -listen 127.0.0.1:0)", listen, err)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	addr := ln.Addr().String()
+	d, err := daemon.New(c, daemon.Options{Logs: stderr, AGIListener: ln, Version: version})
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	if err := demoReady(ctx, d, done); err != nil {
+		return err
+	}
+	addr := d.AGIAddr()
 
 	fmt.Fprintf(stdout, "odoo-agi demo: Odoo emulator at %s with %d contacts, FastAGI on %s\n\n", odooURL, n, addr)
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CALLER ID IN\tE.164\tODOO_LOOKUP\tCALLERID(name) OUT\tSALESPERSON\tTAGS\tAGI ROUND TRIPS\t")
 	for _, call := range demoCalls {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 		res, err := agitest.Call{
 			Script: "incoming",
 			Args:   []string{},
 			Env:    map[string]string{"callerid": call.callerID, "calleridname": call.trunkName, "channel": "PJSIP/trunk-00000001"},
 			Vars:   map[string]string{"CALLERID(name)": call.trunkName},
 		}.Run(cctx, addr)
-		cancel()
+		ccancel()
 		if err != nil {
 			return fmt.Errorf("demo: sample call %s: %w", call.callerID, err)
 		}
@@ -128,41 +136,7 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 			v["CALLERID(name)"], dash(v["ODOO_SALESPERSON_DIAL"]), dash(v["ODOO_PARTNER_TAGS"]), len(res.Lines))
 	}
 	tw.Flush()
-	if err := demoClickToDial(ctx, c, flows, stdout, stderr, debug); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "\nServing FastAGI on %s until Ctrl-C. Point Asterisk at it:\n  same => n,AGI(agi://%s/incoming)\n", addr, addr)
-
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		return err
-	}
-	shctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(shctx)
-	<-errc
-	fmt.Fprintln(stdout, "odoo-agi demo: stopped")
-	return nil
-}
-
-// demoClickToDial places one click-to-dial through an embedded Asterisk
-// manager emulator and prints the Originate that Asterisk would get.
-func demoClickToDial(ctx context.Context, c *Config, flows *dialplan.Flows, stdout, stderr io.Writer, debug bool) error {
-	pbx := amitest.New()
-	pbx.AddUser("odoo", amitest.User{Secret: "demo-secret", Originate: true})
-	addr, err := pbx.Start()
-	if err != nil {
-		return fmt.Errorf("demo: start the AMI emulator: %w", err)
-	}
-	defer pbx.Stop()
-	mgr := &ami.Client{Addr: addr, Username: "odoo", Secret: "demo-secret", Logger: newLogger(stderr, debug)}
-	if err := mgr.Connect(ctx); err != nil {
-		return fmt.Errorf("demo: %w", err)
-	}
-	defer mgr.Close()
-	orig := &dialplan.Originator{Flows: flows, Normalizer: c.normalizer(), Manager: mgr, Logger: newLogger(stderr, debug)}
-	res, err := orig.Call(ctx, dialplan.CallRequest{User: "john", Number: "0475 12 34 56"})
+	res, err := d.Originator.Call(ctx, dialplan.CallRequest{User: "john", Number: "0475 12 34 56"})
 	if err != nil {
 		return fmt.Errorf("demo: click-to-dial: %w", err)
 	}
@@ -172,6 +146,32 @@ func demoClickToDial(ctx context.Context, c *Config, flows *dialplan.Flows, stdo
 			if f.Key != "ActionID" {
 				fmt.Fprintf(stdout, "  %s: %s\n", f.Key, f.Value)
 			}
+		}
+	}
+	fmt.Fprintf(stdout, "\nServing FastAGI on %s until Ctrl-C. Point Asterisk at it:\n  same => n,AGI(agi://%s/incoming)\n", addr, addr)
+	if err := <-done; err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "odoo-agi demo: stopped")
+	return nil
+}
+
+// demoReady waits for the first sync and the manager login.
+func demoReady(ctx context.Context, d *daemon.Daemon, done <-chan error) error {
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	select {
+	case <-d.Directory.Synced():
+	case err := <-done:
+		return fmt.Errorf("demo: %w", err)
+	case <-wctx.Done():
+		return fmt.Errorf("demo: first sync: %s", cmp.Or(d.Directory.State().LastError, "no answer"))
+	}
+	for !d.AMI.State().Connected {
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("demo: the AMI emulator: %s", cmp.Or(d.AMI.State().LastError, "no login"))
+		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -14,12 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/odoo-agi/odoo-agi/agi"
-	"github.com/odoo-agi/odoo-agi/ami"
-	"github.com/odoo-agi/odoo-agi/api"
 	"github.com/odoo-agi/odoo-agi/dialplan"
-	"github.com/odoo-agi/odoo-agi/lookup"
-	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/internal/daemon"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -87,81 +84,20 @@ func newLogger(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// serveLogger is the daemon's logger: text or JSON ([log] format), with
-// a level that a reload can change.
-func serveLogger(w io.Writer, c *Config, level *slog.LevelVar) *slog.Logger {
-	level.Set(levelOf(c.Debug))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func levelOf(debug bool) slog.Level {
-	if debug {
-		return slog.LevelDebug
-	}
-	return slog.LevelInfo
-}
-
 // configFlag parses "-config FILE" and loads it.
-func configFlag(name string, args []string, stderr io.Writer) (*Config, *flag.FlagSet, error) {
+func configFlag(name string, args []string, stderr io.Writer) (*daemon.Config, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "config file")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
-	p, err := findConfig(*path)
+	p, err := daemon.FindConfig(*path)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := loadConfig(p)
+	c, err := daemon.LoadConfig(p)
 	return c, fs, err
-}
-
-// warnings are logged at every start.
-func warnings(c *Config, log *slog.Logger) {
-	if c.Odoo.Password == "asterisk1" {
-		log.Warn("!!! [odoo] password is still the default \"asterisk1\": anyone who knows the default can read your contacts. Change it in Odoo and in " + c.path + " !!!")
-	}
-	if st, err := os.Stat(c.path); err == nil && st.Mode().Perm()&0o004 != 0 {
-		log.Warn("the config file can be read by every user on this machine, and it holds the Odoo password; run: chmod 640 "+c.path, "mode", st.Mode().Perm().String())
-	}
-}
-
-func newOdooClient(c *Config, log *slog.Logger) *odoo.Client {
-	return odoo.New(odoo.Config{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password,
-		Timeout: c.Odoo.Timeout.Duration, Logger: log, Trace: c.Debug})
-}
-
-func newDirectory(c *Config, log *slog.Logger) *lookup.Directory {
-	return newDirectoryWith(c, newOdooClient(c, log), log)
-}
-
-func newDirectoryWith(c *Config, odoo *odoo.Client, log *slog.Logger) *lookup.Directory {
-	return lookup.NewDirectory(lookup.Config{
-		Normalizer:      c.normalizer(),
-		IndexSize:       c.Odoo.IndexSize,
-		RefreshInterval: c.Odoo.RefreshInterval.Duration,
-		CacheFile:       c.Odoo.CacheFile,
-		UserLogins:      c.users().Logins(),
-		Logger:          log,
-	}, odoo)
-}
-
-func newAGIServer(c *Config, flows *dialplan.Flows, log *slog.Logger) *agi.Server {
-	mux := agi.NewServeMux()
-	flows.Register(mux)
-	return &agi.Server{
-		Addr:        c.AGI.Listen,
-		Handler:     mux,
-		Allow:       c.allow,
-		MaxSessions: c.AGI.MaxSessions,
-		Logger:      log,
-		Trace:       c.Debug,
-	}
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
@@ -169,62 +105,31 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	level := new(slog.LevelVar)
-	log := serveLogger(stderr, c, level)
-	warnings(c, log)
-	m := newMetrics()
-	odoo := newOdooClient(c, log)
-	odoo.Calls = m.odooCall
-	dir := newDirectoryWith(c, odoo, log)
-	go dir.Run(ctx)
-	flows := dialplan.NewFlows(dir, c.settings(), log)
-	spool, deliverer, err := startCallLog(ctx, c, odoo, dir, log)
+	d, err := daemon.New(c, daemon.Options{Logs: stderr, Version: version})
 	if err != nil {
 		return err
 	}
-	if spool != nil {
-		defer spool.Close()
-		flows.Recorder = spool
-	}
-	srv := newAGIServer(c, flows, log)
-	mgr := amiClient(c, log)
-	if mgr != nil {
-		go mgr.Run(ctx)
-	} else {
-		log.Info("click-to-dial off: set [ami] secret to enable it")
-	}
-	m.watch(dir, mgr, spool, deliverer)
-	srv.OnSessionEnd = m.session
-	h := &api.Server{User: c.API.User, PasswordHash: c.API.PasswordHash, Logger: log, Metrics: m.handler(),
-		Caller: &dialplan.Originator{Flows: flows, Normalizer: c.normalizer(), Manager: managerOrNone(mgr), Logger: log},
-		Health: func() (any, bool) { return healthDoc(dir, mgr, srv, spool, deliverer) }}
-	if err := startAPI(ctx, c, h, log); err != nil {
-		return err
-	}
-	reloadOnHangup(ctx, c, flows, dir, level, log)
-	return serveUntil(ctx, srv, log)
+	reloadOnHangup(ctx, d)
+	return d.Run(ctx)
 }
 
-// serveUntil runs srv until ctx ends, then shuts down gracefully.
-func serveUntil(ctx context.Context, srv *agi.Server, log *slog.Logger) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("odoo-agi serving FastAGI", "listen", orDefault(srv.Addr, agi.DefaultAddr), "version", version)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down; waiting for calls in progress")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("closed calls still in progress at shutdown", "err", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, agi.ErrServerClosed) {
-		return err
-	}
-	return nil
+// reloadOnHangup re-reads the config on SIGHUP, as systemctl reload sends.
+// It registers for the signal before it returns, so no SIGHUP after start
+// falls to the default action (exit).
+func reloadOnHangup(ctx context.Context, d *daemon.Daemon) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				d.ReloadFile()
+			}
+		}
+	}()
 }
 
 func cmdLookup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -236,7 +141,7 @@ func cmdLookup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("usage: odoo-agi lookup [-config FILE] NUMBER")
 	}
 	log := newLogger(stderr, c.Debug)
-	dir := newDirectory(c, log)
+	dir := c.Directory(c.OdooClient(log), log)
 	if n, err := dir.LoadSnapshot(c.Odoo.CacheFile); err != nil {
 		log.Warn("ignoring the index snapshot", "err", err)
 	} else if n > 0 {
@@ -247,13 +152,13 @@ func cmdLookup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		log.Warn("could not sync with Odoo; answering from the snapshot, if any", "err", err)
 	}
 	cancel()
-	flows := dialplan.NewFlows(dir, c.settings(), log)
+	flows := dialplan.NewFlows(dir, c.Settings(), log)
 	st := flows.Settings()
 	raw := fs.Arg(0)
 	lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
 	r := dir.Lookup(lctx, raw)
 	cancel()
-	fmt.Fprintf(stdout, "caller ID  %s\nE.164      %s\nresult     %s", raw, orDefault(r.E164, "-"), r.Status)
+	fmt.Fprintf(stdout, "caller ID  %s\nE.164      %s\nresult     %s", raw, cmp.Or(r.E164, "-"), r.Status)
 	if r.Reason != nil {
 		fmt.Fprintf(stdout, " (%v)", r.Reason)
 	}
@@ -273,7 +178,8 @@ func cmdPing(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log := newLogger(io.Discard, false)
-	odoo := odoo.New(odoo.Config{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password, Timeout: 10 * time.Second, Logger: log})
+	c.Odoo.Timeout.Duration = 10 * time.Second
+	odoo := c.OdooClient(log)
 	failed := 0
 	t0 := time.Now()
 	if uid, err := odoo.Login(ctx); err != nil {
@@ -300,25 +206,4 @@ func cmdPing(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errors.New("ping failed")
 	}
 	return nil
-}
-
-// managerOrNone keeps a nil *ami.Client from becoming a non-nil interface.
-func managerOrNone(c *ami.Client) dialplan.Manager {
-	if c == nil {
-		return noManager{}
-	}
-	return c
-}
-
-type noManager struct{}
-
-func (noManager) Originate(context.Context, ami.Originate) (ami.OriginateResult, error) {
-	return ami.OriginateResult{}, fmt.Errorf("%w: click-to-dial is off ([ami] secret is not set)", ami.ErrNotConnected)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -6,26 +6,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/api"
-	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/amitest"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/internal/wait"
@@ -38,43 +34,6 @@ func writeConfig(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func TestTheSampleConfigLoads(t *testing.T) {
-	c, err := loadConfig("../../config.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	def := defaultConfig()
-	if c.AGI.Listen != def.AGI.Listen || c.AGI.LookupTimeout != def.AGI.LookupTimeout || c.PBX.Country != "BE" || len(c.allow) != 2 {
-		t.Errorf("the sample config does not carry the defaults: %+v", c.AGI)
-	}
-}
-
-func TestABrokenConfigNamesTheFileAndTheLineOrKey(t *testing.T) {
-	cases := []struct {
-		name, body, want string
-	}{
-		{"a syntax error", "[agi]\nlisten = \"127.0.0.1:4573\"\nlookup_timeout = 200ms\n", "config.toml:3:"},
-		{"an unknown key", "[odoo]\npasword = \"x\"\n", "unknown key odoo.pasword"},
-		{"a bad duration", "[agi]\nlookup_timeout = \"fast\"\n", "not a duration"},
-		{"a bad country", "[pbx]\ncountry = \"XX\"\n", "[pbx] country = \"XX\""},
-		{"a bad URL", "[odoo]\nurl = \"127.0.0.1:8069\"\n", "[odoo] url"},
-		{"a bad channel", "[[users]]\nlogin = \"john\"\n[[users.channels]]\nname = \"101\"\n", "not a channel such as PJSIP/101"},
-		{"an md5 password hash", "[api]\npassword_hash = \"5f4dcc3b5aa765d61d8327deb882cf99\"\n", "not a bcrypt hash"},
-		{"a TLS cert without its key", "[api]\npassword_hash = \"$2a$10$abcdefghijklmnopqrstuu5UGkSqTjYLJdKNqG8.oZ9eyWGlTbCPu\"\ntls_cert = \"/x.pem\"\n", "go together"},
-		{"an unknown auto-answer preset", "[[users]]\nlogin = \"john\"\n[[users.channels]]\nname = \"PJSIP/101\"\nauto_answer = \"yealnik\"\n", "want a preset"},
-		{"a ring timeout of 1s", "[originate]\ntimeout = \"1s\"\n", "[originate] timeout"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := writeConfig(t, tc.body)
-			_, err := loadConfig(p)
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
-				t.Errorf("err = %v; want it to name %s and say %q", err, p, tc.want)
-			}
-		})
-	}
 }
 
 // syncBuf is a concurrency-safe writer.
@@ -115,23 +74,6 @@ func TestTheDemoRunsToItsTableAndExitsCleanlyWhenAsked(t *testing.T) {
 		if !strings.Contains(table, want) {
 			t.Errorf("the demo output lacks %q:\n%s", want, table)
 		}
-	}
-}
-
-func TestDefaultPasswordWarnsLoudly(t *testing.T) {
-	p := writeConfig(t, "[odoo]\npassword = \"asterisk1\"\n")
-	os.Chmod(p, 0o644)
-	c, err := loadConfig(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuf{}
-	warnings(c, newLogger(logs, false))
-	if !strings.Contains(logs.String(), "still the default") || !strings.Contains(logs.String(), "chmod 640") {
-		t.Errorf("warnings:\n%s", logs)
-	}
-	if strings.Contains(logs.String(), "password=asterisk1") {
-		t.Error("the password value was logged")
 	}
 }
 
@@ -281,46 +223,6 @@ func get(t *testing.T, url string) string {
 	return string(b)
 }
 
-func TestReloadAppliesUsersAndKeepsTheOldConfigWhenTheNewOneIsBroken(t *testing.T) {
-	p := writeConfig(t, "[[users]]\nlogin = \"john\"\nexten = \"101\"\n")
-	c, err := loadConfig(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuf{}
-	log := newLogger(logs, false)
-	dir := newDirectory(c, log)
-	flows := dialplan.NewFlows(dir, c.settings(), log)
-	level := new(slog.LevelVar)
-
-	os.WriteFile(p, []byte("debug = true\n[callerid]\nmax_length = 12\n[[users]]\nlogin = \"ann\"\nexten = \"102\"\n"), 0o600)
-	c = reload(c, flows, dir, level, log)
-	if _, ok := flows.Settings().Users.Find("ann"); !ok || flows.Settings().Format.MaxLength != 12 || level.Level() != slog.LevelDebug {
-		t.Errorf("not applied: %+v, level %v", flows.Settings(), level.Level())
-	}
-	os.WriteFile(p, []byte("[pbx]\ncountry = \"XX\"\n"), 0o600)
-	c = reload(c, flows, dir, level, log)
-	if _, ok := flows.Settings().Users.Find("ann"); !ok || !strings.Contains(logs.String(), "keeping the running config") {
-		t.Errorf("a broken file replaced the settings, or said nothing:\n%s", logs.String())
-	}
-	os.WriteFile(p, []byte("[agi]\nlisten = \"127.0.0.1:4999\"\n"), 0o600)
-	reload(c, flows, dir, level, log)
-	if !strings.Contains(logs.String(), "need a restart") || !strings.Contains(logs.String(), "[agi]") {
-		t.Errorf("a listen change was not flagged:\n%s", logs.String())
-	}
-}
-
-func TestJSONLogs(t *testing.T) {
-	c := defaultConfig()
-	c.Log.Format = "json"
-	var buf bytes.Buffer
-	serveLogger(&buf, c, new(slog.LevelVar)).Info("hello", "k", "v")
-	var m map[string]any
-	if err := json.Unmarshal(buf.Bytes(), &m); err != nil || m["msg"] != "hello" || m["k"] != "v" {
-		t.Errorf("%s: %v", buf.String(), err)
-	}
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	wait.For(t, what, 10*time.Second, cond)
 }
@@ -394,35 +296,6 @@ exten = "101"
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-}
-
-// TestTheSampleConfigShowsEveryKey: config.toml documents every key of
-// Config, so a new key cannot be forgotten there.
-func TestTheSampleConfigShowsEveryKey(t *testing.T) {
-	var c Config
-	md, err := toml.DecodeFile("../../config.toml", &c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var walk func(typ reflect.Type, prefix []string)
-	walk = func(typ reflect.Type, prefix []string) {
-		for i := 0; i < typ.NumField(); i++ {
-			f := typ.Field(i)
-			tag := f.Tag.Get("toml")
-			if tag == "" || tag == "users" {
-				continue // [[users]] is an example in comments: it has no default
-			}
-			key := append(append([]string(nil), prefix...), tag)
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(duration{}) {
-				walk(f.Type, key)
-				continue
-			}
-			if !md.IsDefined(key...) {
-				t.Errorf("config.toml does not show %s", strings.Join(key, "."))
-			}
-		}
-	}
-	walk(reflect.TypeOf(c), nil)
 }
 
 // TestSIGHUPReloadsTheRunningServer runs `odoo-agi serve` in a child

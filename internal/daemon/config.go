@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -19,10 +19,10 @@ import (
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
 
-// duration reads "200ms" and friends from TOML.
-type duration struct{ time.Duration }
+// Duration reads "200ms" and friends from TOML.
+type Duration struct{ time.Duration }
 
-func (d *duration) UnmarshalText(b []byte) error {
+func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
 		return fmt.Errorf("%q is not a duration such as \"200ms\" or \"30s\"", b)
@@ -40,7 +40,7 @@ type Config struct {
 	AGI struct {
 		Listen        string   `toml:"listen"`
 		Allow         []string `toml:"allow"`
-		LookupTimeout duration `toml:"lookup_timeout"`
+		LookupTimeout Duration `toml:"lookup_timeout"`
 		MaxSessions   int      `toml:"max_sessions"`
 	} `toml:"agi"`
 	Odoo struct {
@@ -48,10 +48,10 @@ type Config struct {
 		DB              string   `toml:"db"`
 		User            string   `toml:"user"`
 		Password        string   `toml:"password"`
-		RefreshInterval duration `toml:"refresh_interval"`
+		RefreshInterval Duration `toml:"refresh_interval"`
 		IndexSize       int      `toml:"index_size"`
 		CacheFile       string   `toml:"cache_file"`
-		Timeout         duration `toml:"timeout"`
+		Timeout         Duration `toml:"timeout"`
 	} `toml:"odoo"`
 	PBX struct {
 		Country           string `toml:"country"`
@@ -71,7 +71,7 @@ type Config struct {
 		Secret  string `toml:"secret"`
 	} `toml:"ami"`
 	Originate struct {
-		Timeout duration `toml:"timeout"`
+		Timeout Duration `toml:"timeout"`
 	} `toml:"originate"`
 	API struct {
 		Listen       string `toml:"listen"`
@@ -88,29 +88,29 @@ type Config struct {
 		ActivityUser       string `toml:"activity_user"`
 		UnknownCallers     string `toml:"unknown_callers"`
 	} `toml:"calllog"`
-	Users []userConfig `toml:"users"`
+	Users []UserConfig `toml:"users"`
 
-	path  string
+	Path  string `toml:"-"` // the file it was read from, for messages
 	allow []netip.Prefix
 }
 
-// userConfig is one [[users]] entry: an Odoo login and its channels.
-type userConfig struct {
+// UserConfig is one [[users]] entry: an Odoo login and its channels.
+type UserConfig struct {
 	Login    string          `toml:"login"`
 	Exten    string          `toml:"exten"`
-	Channels []channelConfig `toml:"channels"`
+	Channels []ChannelConfig `toml:"channels"`
 }
 
-// channelConfig is one [[users.channels]] entry.
-type channelConfig struct {
+// ChannelConfig is one [[users.channels]] entry.
+type ChannelConfig struct {
 	Name       string `toml:"name"`
 	Context    string `toml:"context"`
 	Originate  bool   `toml:"originate"`
 	AutoAnswer string `toml:"auto_answer"`
 }
 
-// defaultConfig holds the default of every key.
-func defaultConfig() *Config {
+// DefaultConfig holds the default of every key.
+func DefaultConfig() *Config {
 	c := &Config{}
 	c.Log.Format = "text"
 	c.AGI.Listen = "127.0.0.1:4573"
@@ -142,12 +142,12 @@ func defaultConfig() *Config {
 	return c
 }
 
-// errNoConfig: no file was given and none exists where we look.
-var errNoConfig = errors.New("no config file")
+// ErrNoConfig: no file was given and none exists where we look.
+var ErrNoConfig = errors.New("no config file")
 
-// findConfig applies the lookup order: -config, $ODOO_AGI_CONFIG,
+// FindConfig applies the lookup order: -config, $ODOO_AGI_CONFIG,
 // ./config.toml, /etc/odoo-agi/config.toml.
-func findConfig(flagPath string) (string, error) {
+func FindConfig(flagPath string) (string, error) {
 	if flagPath != "" {
 		return flagPath, nil
 	}
@@ -159,14 +159,14 @@ func findConfig(flagPath string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: give -config FILE, set ODOO_AGI_CONFIG, or create ./config.toml or /etc/odoo-agi/config.toml", errNoConfig)
+	return "", fmt.Errorf("%w: give -config FILE, set ODOO_AGI_CONFIG, or create ./config.toml or /etc/odoo-agi/config.toml", ErrNoConfig)
 }
 
-// loadConfig reads, strictly decodes and validates a config file. Errors
+// LoadConfig reads, strictly decodes and validates a config file. Errors
 // name the file, and the line or key.
-func loadConfig(path string) (*Config, error) {
-	c := defaultConfig()
-	c.path = path
+func LoadConfig(path string) (*Config, error) {
+	c := DefaultConfig()
+	c.Path = path
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {
 		var pe toml.ParseError
@@ -182,13 +182,14 @@ func loadConfig(path string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("%s: unknown key %s (misspelt, or from a newer version?)", path, strings.Join(keys, ", "))
 	}
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
 
-func (c *Config) validate() error {
+// Validate checks every key and fills what is derived from them.
+func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
 		return fmt.Errorf("[log] format = %q: want \"text\" or \"json\"", c.Log.Format)
 	}

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -19,6 +19,7 @@ import (
 // metrics is what /metrics shows. Event counts come from hooks; state is
 // read at scrape time.
 type metrics struct {
+	routed    func(script string) bool // a registered AGI route
 	reg       *prometheus.Registry
 	sessions  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
@@ -29,9 +30,10 @@ type metrics struct {
 
 var latencyBuckets = []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2, 5, 10, 30}
 
-func newMetrics() *metrics {
+func newMetrics(routed func(string) bool) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
+		routed: routed,
+		reg:    prometheus.NewRegistry(),
 		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "odoo_agi_sessions_total",
 			Help: "FastAGI sessions by route and outcome (ok, hangup, error, bad_env, panic, refused, busy)."}, []string{"route", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "odoo_agi_session_duration_seconds",
@@ -53,10 +55,16 @@ func (m *metrics) watch(dir *lookup.Directory, mgr *ami.Client, spool *calllog.S
 	m.reg.MustRegister(&stateCollector{dir: dir, mgr: mgr, spool: spool, d: d})
 }
 
+// session counts one FastAGI session. Its route label is a registered route,
+// "none" (refused before the env block) or "unknown": a label per script
+// name a peer sends would grow the series without bound.
 func (m *metrics) session(e agi.SessionEnd) {
 	route := e.Script
-	if route == "" {
+	switch {
+	case route == "":
 		route = "none"
+	case !m.routed(route):
+		route = "unknown"
 	}
 	m.sessions.WithLabelValues(route, e.Outcome).Inc()
 	if e.Duration > 0 {

@@ -1,10 +1,12 @@
-// Command bench measures odoo-agi and, in the same run, a bare FastAGI
-// responder doing the same exchange, and prints ratios: the machine is
-// shared and noisy, so only ratios measured side by side mean anything.
+// Command odoo-agi-bench is the load generator. It measures odoo-agi,
+// wired by package daemon exactly as `odoo-agi serve` wires it, and, in the
+// same run, a bare FastAGI responder doing the same exchange, and prints
+// ratios: the machine is shared and noisy, so only ratios measured side by
+// side mean anything.
 //
-//	go run ./bench                      # every measure, default sizes (a few minutes)
-//	go run ./bench -mode agi -d 10s     # one measure
-//	go run ./bench -mode index -index 100000,1000000
+//	go run ./cmd/odoo-agi-bench                      # every measure, default sizes (a few minutes)
+//	go run ./cmd/odoo-agi-bench -mode agi -d 10s     # one measure
+//	go run ./cmd/odoo-agi-bench -mode index -index 100000,1000000
 //
 // Modes: agi (sessions against the bare responder, one at a time and 100
 // concurrent), zipf (Odoo RPCs per 1,000 calls), slow (Odoo 2 s slow),
@@ -31,9 +33,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/odoo-agi/odoo-agi/agi"
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/dialplan"
+	"github.com/odoo-agi/odoo-agi/internal/daemon"
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
@@ -118,14 +120,15 @@ func knownNumber(i int) string {
 	return fmt.Sprintf("+322%03d%02d%02d", 200+i/10000, (i/100)%100, i%100)
 }
 
-// world is odoo-agi wired as `odoo-agi serve` wires it: the emulator, a
-// synced directory, the flows and the FastAGI server on loopback.
+// world is odoo-agi as `odoo-agi serve` runs it (package daemon), against
+// the Odoo emulator, serving FastAGI on loopback.
 type world struct {
 	odoo  *odootest.Server
+	d     *daemon.Daemon
 	dir   *lookup.Directory
-	srv   *agi.Server
 	addr  string
 	known []string
+	stop  func()
 }
 
 func newWorld(partners, indexSize int) *world {
@@ -133,22 +136,31 @@ func newWorld(partners, indexSize int) *world {
 	url, err := o.Start()
 	must(err)
 	w := &world{odoo: o, known: seed(o, partners)}
-	client := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet})
-	w.dir = lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, IndexSize: indexSize, Logger: quiet}, client)
-	must(w.dir.Sync(context.Background()))
-	flows := dialplan.NewFlows(w.dir, dialplan.Settings{LookupTimeout: dialplan.DefaultLookupTimeout}, quiet)
-	mux := agi.NewServeMux()
-	flows.Register(mux)
-	w.srv = &agi.Server{Handler: mux, Logger: quiet, MaxSessions: 10000}
+	c := daemon.DefaultConfig()
+	c.Path = "(bench)"
+	c.Odoo.URL, c.Odoo.IndexSize, c.Odoo.CacheFile = url, indexSize, ""
+	c.AGI.MaxSessions = 10000
+	c.API.Listen = ""
+	must(c.Validate())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
-	go w.srv.Serve(ln)
-	w.addr = ln.Addr().String()
+	w.d, err = daemon.New(c, daemon.Options{Logs: io.Discard, AGIListener: ln})
+	must(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.d.Run(ctx) }()
+	w.stop = func() { cancel(); <-done }
+	select {
+	case <-w.d.Directory.Synced():
+	case <-time.After(10 * time.Minute):
+		must(fmt.Errorf("no sync after 10 minutes: %s", w.d.Directory.State().LastError))
+	}
+	w.dir, w.addr = w.d.Directory, w.d.AGIAddr()
 	return w
 }
 
 func (w *world) close() {
-	w.srv.Shutdown(context.Background())
+	w.stop()
 	w.odoo.Close()
 }
 
@@ -399,8 +411,10 @@ func benchIndex(n int) {
 	url = strings.TrimSpace(url)
 	runtime.GC()
 	rss0 := rss()
-	client := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet, Timeout: 5 * time.Minute})
-	dir := lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet}, client)
+	c := daemon.DefaultConfig()
+	c.Odoo.URL, c.Odoo.CacheFile, c.Odoo.Timeout.Duration = url, "", 5*time.Minute
+	must(c.Validate())
+	dir := c.Directory(c.OdooClient(quiet), quiet)
 	t0 := time.Now()
 	must(dir.Sync(context.Background()))
 	took := time.Since(t0)

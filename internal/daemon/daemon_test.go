@@ -1,0 +1,231 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/odoo-agi/odoo-agi/agi"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// syncBuf is a concurrency-safe writer.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestTheSampleConfigLoads(t *testing.T) {
+	c, err := LoadConfig("../../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultConfig()
+	if c.AGI.Listen != def.AGI.Listen || c.AGI.LookupTimeout != def.AGI.LookupTimeout || c.PBX.Country != "BE" || len(c.allow) != 2 {
+		t.Errorf("the sample config does not carry the defaults: %+v", c.AGI)
+	}
+}
+
+func TestABrokenConfigNamesTheFileAndTheLineOrKey(t *testing.T) {
+	cases := []struct {
+		name, body, want string
+	}{
+		{"a syntax error", "[agi]\nlisten = \"127.0.0.1:4573\"\nlookup_timeout = 200ms\n", "config.toml:3:"},
+		{"an unknown key", "[odoo]\npasword = \"x\"\n", "unknown key odoo.pasword"},
+		{"a bad duration", "[agi]\nlookup_timeout = \"fast\"\n", "not a duration"},
+		{"a bad country", "[pbx]\ncountry = \"XX\"\n", "[pbx] country = \"XX\""},
+		{"a bad URL", "[odoo]\nurl = \"127.0.0.1:8069\"\n", "[odoo] url"},
+		{"a bad channel", "[[users]]\nlogin = \"john\"\n[[users.channels]]\nname = \"101\"\n", "not a channel such as PJSIP/101"},
+		{"an md5 password hash", "[api]\npassword_hash = \"5f4dcc3b5aa765d61d8327deb882cf99\"\n", "not a bcrypt hash"},
+		{"a TLS cert without its key", "[api]\npassword_hash = \"$2a$10$abcdefghijklmnopqrstuu5UGkSqTjYLJdKNqG8.oZ9eyWGlTbCPu\"\ntls_cert = \"/x.pem\"\n", "go together"},
+		{"an unknown auto-answer preset", "[[users]]\nlogin = \"john\"\n[[users.channels]]\nname = \"PJSIP/101\"\nauto_answer = \"yealnik\"\n", "want a preset"},
+		{"a ring timeout of 1s", "[originate]\ntimeout = \"1s\"\n", "[originate] timeout"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeConfig(t, tc.body)
+			_, err := LoadConfig(p)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), p) {
+				t.Errorf("err = %v; want it to name %s and say %q", err, p, tc.want)
+			}
+		})
+	}
+}
+
+func TestDefaultPasswordWarnsLoudly(t *testing.T) {
+	p := writeConfig(t, "[odoo]\npassword = \"asterisk1\"\n")
+	os.Chmod(p, 0o644)
+	c, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuf{}
+	warnings(c, NewLogger(logs, "text", slog.LevelInfo))
+	if !strings.Contains(logs.String(), "still the default") || !strings.Contains(logs.String(), "chmod 640") {
+		t.Errorf("warnings:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), "password=asterisk1") {
+		t.Error("the password value was logged")
+	}
+}
+
+// newTestDaemon builds a daemon from the config file at p, on loopback
+// ports, without running it.
+func newTestDaemon(t *testing.T, p string, logs *syncBuf) *Daemon {
+	t.Helper()
+	c, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(c, Options{Logs: logs, AGIListener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
+
+func TestReloadAppliesWhatItCanAndNamesWhatNeedsARestartUntilOne(t *testing.T) {
+	base := "[api]\nlisten = \"127.0.0.1:0\"\n[odoo]\ncache_file = \"\"\n"
+	p := writeConfig(t, base+"[[users]]\nlogin = \"john\"\nexten = \"101\"\n")
+	logs := &syncBuf{}
+	d := newTestDaemon(t, p, logs)
+	ctx := context.Background()
+
+	os.WriteFile(p, []byte("debug = true\n"+base+"[callerid]\nmax_length = 12\n[originate]\ntimeout = \"90s\"\n[[users]]\nlogin = \"ann\"\nexten = \"102\"\n"), 0o600)
+	if err := d.ReloadFile(); err != nil {
+		t.Fatal(err)
+	}
+	st := d.Flows.Settings()
+	if _, ok := st.Users.Find("ann"); !ok || st.Format.MaxLength != 12 {
+		t.Errorf("not applied: %+v", st)
+	}
+	if !d.Log.Enabled(ctx, slog.LevelDebug) || !d.AGI.Trace {
+		t.Error("debug = true did not turn tracing on")
+	}
+	if got := d.api.CallTimeout(); got < 90*time.Second {
+		t.Errorf("the API answers a click-to-dial within %v, less than the new 90s ring time", got)
+	}
+
+	os.WriteFile(p, []byte("[pbx]\ncountry = \"XX\"\n"), 0o600)
+	if d.ReloadFile() == nil || !strings.Contains(logs.String(), "keeping the running config") {
+		t.Errorf("a broken file was applied, or said nothing:\n%s", logs)
+	}
+	if _, ok := d.Flows.Settings().Users.Find("ann"); !ok {
+		t.Error("a broken file replaced the settings")
+	}
+
+	os.WriteFile(p, []byte(base+"[agi]\nlisten = \"127.0.0.1:4999\"\n"), 0o600)
+	d.ReloadFile()
+	if !strings.Contains(logs.String(), "need a restart") || !strings.Contains(logs.String(), "[agi]") {
+		t.Errorf("a listen change was not flagged:\n%s", logs)
+	}
+	// A second reload that changes only users still names [agi]: the old
+	// listen address still runs.
+	before := strings.Count(logs.String(), "need a restart")
+	os.WriteFile(p, []byte(base+"[agi]\nlisten = \"127.0.0.1:4999\"\n[[users]]\nlogin = \"bob\"\n"), 0o600)
+	d.ReloadFile()
+	if strings.Count(logs.String(), "need a restart") != before+1 {
+		t.Errorf("the second reload forgot the pending restart:\n%s", logs)
+	}
+	if d.Log.Enabled(ctx, slog.LevelDebug) {
+		t.Error("debug stayed on after a reload without it")
+	}
+}
+
+func TestMetricsLabelOnlyRegisteredRoutes(t *testing.T) {
+	p := writeConfig(t, "[odoo]\ncache_file = \"\"\n[api]\nlisten = \"\"\n")
+	d := newTestDaemon(t, p, &syncBuf{})
+	for i := range 5000 {
+		d.metrics.session(agiEnd("incoming"))
+		d.metrics.session(agiEnd(strings.Repeat("x", 200) + string(rune('a'+i%26)) + string(rune(i))))
+	}
+	families, err := d.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]bool{}
+	for _, f := range families {
+		if f.GetName() != "odoo_agi_sessions_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "route" {
+					routes[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	if len(routes) != 2 || !routes["incoming"] || !routes["unknown"] {
+		t.Errorf("route labels %v; want incoming and unknown only", routes)
+	}
+}
+
+func TestJSONLogs(t *testing.T) {
+	var buf bytes.Buffer
+	NewLogger(&buf, "json", slog.LevelInfo).Info("hello", "k", "v")
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil || m["msg"] != "hello" || m["k"] != "v" {
+		t.Errorf("%s: %v", buf.String(), err)
+	}
+}
+
+// TestTheSampleConfigShowsEveryKey: config.toml documents every key of
+// Config, so a new key cannot be forgotten there.
+func TestTheSampleConfigShowsEveryKey(t *testing.T) {
+	var c Config
+	md, err := toml.DecodeFile("../../config.toml", &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(typ reflect.Type, prefix []string)
+	walk = func(typ reflect.Type, prefix []string) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			tag := f.Tag.Get("toml")
+			if tag == "" || tag == "-" || tag == "users" {
+				continue // [[users]] is an example in comments: it has no default
+			}
+			key := append(append([]string(nil), prefix...), tag)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration{}) {
+				walk(f.Type, key)
+				continue
+			}
+			if !md.IsDefined(key...) {
+				t.Errorf("config.toml does not show %s", strings.Join(key, "."))
+			}
+		}
+	}
+	walk(reflect.TypeOf(c), nil)
+}
+
+func agiEnd(script string) agi.SessionEnd {
+	return agi.SessionEnd{Script: script, Outcome: "ok", Commands: 1, Duration: time.Millisecond}
+}

@@ -1,0 +1,80 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/odoo-agi/odoo-agi/ami"
+	"github.com/odoo-agi/odoo-agi/calllog"
+	"github.com/odoo-agi/odoo-agi/dialplan"
+	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
+)
+
+// The parts, built from the config. New wires them into a Daemon; the
+// one-shot commands (lookup, ping, call) build only what they need.
+
+// OdooClient is the Odoo client for [odoo]. Its calls are traced at debug
+// level while the logger is enabled for it.
+func (c *Config) OdooClient(log *slog.Logger) *odoo.Client {
+	return odoo.New(odoo.Config{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password,
+		Timeout: c.Odoo.Timeout.Duration, Logger: log, Trace: true})
+}
+
+// Directory is the partner index for [odoo] and [pbx].
+func (c *Config) Directory(o lookup.Odoo, log *slog.Logger) *lookup.Directory {
+	return lookup.NewDirectory(lookup.Config{
+		Normalizer:      c.normalizer(),
+		IndexSize:       c.Odoo.IndexSize,
+		RefreshInterval: c.Odoo.RefreshInterval.Duration,
+		CacheFile:       c.Odoo.CacheFile,
+		UserLogins:      c.users().Logins(),
+		Logger:          log,
+	}, o)
+}
+
+// AMIClient is the manager client for [ami], or nil when its secret is
+// empty (click-to-dial off).
+func (c *Config) AMIClient(log *slog.Logger) *ami.Client {
+	if c.AMI.Secret == "" {
+		return nil
+	}
+	return &ami.Client{Addr: c.AMI.Address, Username: c.AMI.User, Secret: c.AMI.Secret, Logger: log, Trace: true}
+}
+
+// Originator places click-to-dial calls with flows' settings through mgr,
+// which may be nil (click-to-dial off).
+func (c *Config) Originator(flows *dialplan.Flows, mgr *ami.Client, log *slog.Logger) *dialplan.Originator {
+	var m dialplan.Manager = noManager{}
+	if mgr != nil {
+		m = mgr
+	}
+	return &dialplan.Originator{Settings: flows.Settings, Directory: flows.Directory, Normalizer: c.normalizer(), Manager: m, Logger: log}
+}
+
+// noManager answers every Originate with ErrNotConnected.
+type noManager struct{}
+
+func (noManager) Originate(context.Context, ami.Originate) (ami.OriginateResult, error) {
+	return ami.OriginateResult{}, fmt.Errorf("%w: click-to-dial is off ([ami] secret is not set)", ami.ErrNotConnected)
+}
+
+// Normalizer reads numbers by [pbx].
+func (c *Config) Normalizer() lookup.Normalizer { return c.normalizer() }
+
+// Settings are the flows' settings: what a reload applies live.
+func (c *Config) Settings() dialplan.Settings { return c.settings() }
+
+// callLog opens the spool and builds its deliverer.
+func (c *Config) callLog(o calllog.Odoo, dir calllog.Directory, log *slog.Logger) (*calllog.Spool, *calllog.Deliverer, error) {
+	sp, err := calllog.OpenSpool(c.CallLog.SpoolDir, calllog.Options{MaxBytes: int64(c.CallLog.MaxSpoolMB) << 20, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("[calllog] spool_dir %s: %w", c.CallLog.SpoolDir, err)
+	}
+	unknown, _ := c.unknownPartner()
+	d := &calllog.Deliverer{Odoo: o, Directory: dir, Config: calllog.Config{
+		MissedCallActivity: c.CallLog.MissedCallActivity, ActivityUser: c.CallLog.ActivityUser,
+		UnknownPartnerID: unknown, Logger: log}}
+	return sp, d, nil
+}
