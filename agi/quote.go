@@ -1,6 +1,7 @@
 package agi
 
 import (
+	"math"
 	"unicode/utf8"
 
 	"github.com/odoo-agi/odoo-agi/internal/astarg"
@@ -27,19 +28,7 @@ func Sanitize(v string) string {
 	if clean {
 		return v
 	}
-	b := make([]byte, 0, len(v))
-	for i := 0; i < len(v); {
-		r, n := utf8.DecodeRuneInString(v[i:])
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			b = utf8.AppendRune(b, utf8.RuneError)
-		case isControl(r):
-			b = append(b, ' ')
-		default:
-			b = append(b, v[i:i+n]...)
-		}
-		i += n
-	}
+	b, _ := astarg.Append(make([]byte, 0, len(v)+8), v, "", math.MaxInt)
 	return string(b)
 }
 
@@ -53,32 +42,8 @@ func appendQuoted(dst []byte, v string, max int) ([]byte, bool) {
 	if max < 2 {
 		return dst, true
 	}
-	dst = append(dst, '"')
-	room := max - 2
-	cut := false
-	for i := 0; i < len(v); {
-		r, n := utf8.DecodeRuneInString(v[i:])
-		var enc [utf8.UTFMax + 1]byte
-		e := enc[:0]
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			e = utf8.AppendRune(e, utf8.RuneError)
-		case isControl(r):
-			e = append(e, ' ')
-		case r == '"' || r == '\\':
-			// res_agi parse_args: a backslash makes the next byte literal.
-			e = append(e, '\\', byte(r))
-		default:
-			e = append(e, v[i:i+n]...)
-		}
-		if len(e) > room {
-			cut = true
-			break
-		}
-		dst = append(dst, e...)
-		room -= len(e)
-		i += n
-	}
+	// res_agi parse_args: a backslash makes the next byte literal.
+	dst, cut := astarg.Append(append(dst, '"'), v, `"\`, max-2)
 	return append(dst, '"'), cut
 }
 

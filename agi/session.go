@@ -83,13 +83,7 @@ func (s *Session) HungUp() bool { return s.hungup }
 // SET VARIABLE. The value is sanitized, quoted and, if need be, cut to fit
 // one command line.
 func (s *Session) Set(ctx context.Context, name, value string) error {
-	_, err := s.command(ctx, func(b []byte) []byte {
-		b = append(b, "SET VARIABLE "...)
-		b, _ = appendQuoted(b, name, 256)
-		b = append(b, ' ')
-		b, _ = appendQuoted(b, value, MaxLineBytes-1-len(b))
-		return b
-	})
+	_, err := s.twoArgs(ctx, "SET VARIABLE ", name, 256, value)
 	return err
 }
 
@@ -151,6 +145,18 @@ func (s *Session) packMSet(vars []Var) (int, []byte) {
 	return n, append(line, '"')
 }
 
+// twoArgs sends verb and two quoted arguments: the first within firstMax
+// bytes, the second within what is left of the line.
+func (s *Session) twoArgs(ctx context.Context, verb, first string, firstMax int, second string) (Reply, error) {
+	return s.command(ctx, func(b []byte) []byte {
+		b = append(b, verb...)
+		b, _ = appendQuoted(b, first, firstMax)
+		b = append(b, ' ')
+		b, _ = appendQuoted(b, second, MaxLineBytes-1-len(b))
+		return b
+	})
+}
+
 // Get reads a channel variable or function. An unset variable gives "".
 func (s *Session) Get(ctx context.Context, name string) (string, error) {
 	r, err := s.command(ctx, func(b []byte) []byte {
@@ -167,13 +173,7 @@ func (s *Session) Get(ctx context.Context, name string) (string, error) {
 // Exec runs a dialplan application with EXEC and returns its result. An
 // application Asterisk does not have gives ErrNoApplication.
 func (s *Session) Exec(ctx context.Context, app, data string) (int, error) {
-	r, err := s.command(ctx, func(b []byte) []byte {
-		b = append(b, "EXEC "...)
-		b, _ = appendQuoted(b, app, 128)
-		b = append(b, ' ')
-		b, _ = appendQuoted(b, data, MaxLineBytes-1-len(b))
-		return b
-	})
+	r, err := s.twoArgs(ctx, "EXEC ", app, 128, data)
 	if err != nil {
 		return 0, err
 	}

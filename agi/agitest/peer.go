@@ -104,17 +104,21 @@ func (c Call) Run(ctx context.Context, addr string) (*Result, error) {
 		ch.vars[k] = v
 	}
 	res := &Result{}
-	if c.HangupIdle {
-		if _, err := conn.Write([]byte("HANGUP\n")); err != nil {
-			return nil, err
-		}
+	// hangup sends HANGUP; with ExitOnHangup, Asterisk sends a second one
+	// and closes, and the session is over.
+	hangup := func() (over bool) {
+		conn.Write([]byte("HANGUP\n"))
 		ch.dead = true
-		if c.ExitOnHangup {
-			conn.Write([]byte("HANGUP\n"))
-			res.Vars = ch.vars
-			res.Duration = time.Since(start)
-			return res, nil
+		if !c.ExitOnHangup {
+			return false
 		}
+		conn.Write([]byte("HANGUP\n"))
+		res.Vars = ch.vars
+		res.Duration = time.Since(start)
+		return true
+	}
+	if c.HangupIdle && hangup() {
+		return res, nil
 	}
 	br := bufio.NewReader(conn)
 	for n := 1; ; n++ {
@@ -140,15 +144,8 @@ func (c Call) Run(ctx context.Context, addr string) (*Result, error) {
 		res.Lines = append(res.Lines, line)
 		res.Argv = append(res.Argv, argv)
 
-		if c.HangupBeforeReply == n {
-			conn.Write([]byte("HANGUP\n"))
-			ch.dead = true
-			if c.ExitOnHangup {
-				conn.Write([]byte("HANGUP\n"))
-				res.Vars = ch.vars
-				res.Duration = time.Since(start)
-				return res, nil
-			}
+		if c.HangupBeforeReply == n && hangup() {
+			return res, nil
 		}
 		raw, ok := "", false
 		if c.Reply != nil {

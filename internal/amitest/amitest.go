@@ -14,6 +14,7 @@ import (
 
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/internal/astarg"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
 )
 
 // Banner is what Asterisk 22 sends first.
@@ -262,21 +263,9 @@ func originated(m ami.Message) Originated {
 	return o
 }
 
-// TB is the part of testing.TB that StartT needs.
-type TB interface {
-	Helper()
-	Fatal(args ...any)
-	Cleanup(func())
-}
-
 // StartT starts a fresh manager for a test and stops it when the test ends.
-func StartT(t TB) (*Server, string) {
+func StartT(t wait.TB) (*Server, string) {
 	t.Helper()
 	s := New()
-	addr, err := s.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
-	return s, addr
+	return wait.Started(t, s, s.Start, s.Stop)
 }

@@ -11,6 +11,7 @@ package astarg
 
 import (
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -28,6 +29,14 @@ func IsControl(r rune) bool {
 // becomes U+FFFD. It appends at most max bytes, cutting v on a rune
 // boundary, never between a backslash and what it escapes.
 func AppendEscaped(dst []byte, v string, max int) []byte {
+	dst, _ = Append(dst, v, `\",()[]`, max)
+	return dst
+}
+
+// Append appends v with a backslash before each byte of special (ASCII),
+// control characters as spaces and invalid UTF-8 as U+FFFD, in at most max
+// bytes, cut on a rune boundary. It reports whether v was cut.
+func Append(dst []byte, v, special string, max int) ([]byte, bool) {
 	room := max
 	for i := 0; i < len(v); {
 		r, n := utf8.DecodeRuneInString(v[i:])
@@ -38,19 +47,19 @@ func AppendEscaped(dst []byte, v string, max int) []byte {
 			e = utf8.AppendRune(e, utf8.RuneError)
 		case IsControl(r):
 			e = append(e, ' ')
-		case r == '\\' || r == '"' || r == ',' || r == '(' || r == ')' || r == '[' || r == ']':
+		case r < utf8.RuneSelf && strings.IndexByte(special, byte(r)) >= 0:
 			e = append(e, '\\', byte(r))
 		default:
 			e = append(e, v[i:i+n]...)
 		}
 		if len(e) > room {
-			break
+			return dst, true
 		}
 		dst = append(dst, e...)
 		room -= len(e)
 		i += n
 	}
-	return dst
+	return dst, false
 }
 
 // Escape returns v escaped for one argument, whole.

@@ -38,29 +38,15 @@ const (
 
 // FailActivities makes mail.activity create fail with a Fault 2 carrying
 // msg, as Odoo does when the assignee cannot see the record; "" restores it.
-func (s *Server) FailActivities(msg string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.activityFault = msg
-}
+func (s *Server) FailActivities(msg string) { set(&s.mu, &s.activityFault, msg) }
 
 // DenyPartnerWrite makes message_post and activity creation on partners
 // fail with Fault 4, as for a user without the "Contact Creation" right.
-func (s *Server) DenyPartnerWrite(deny bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.denyWrite = deny
-}
+func (s *Server) DenyPartnerWrite(deny bool) { set(&s.mu, &s.denyWrite, deny) }
 
 // SetUserEmail sets a user's email; message_post needs one on the author.
 func (s *Server) SetUserEmail(login, email string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, u := range s.users {
-		if u.Login == login {
-			u.Email = email
-		}
-	}
+	s.updateUser(login, func(u *User) { u.Email = email })
 }
 
 // Messages returns the posted messages, oldest first.

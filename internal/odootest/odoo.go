@@ -127,26 +127,14 @@ func (s *Server) SetClock(now func() time.Time) {
 }
 
 // SetLatency delays every answer by d.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+func (s *Server) SetLatency(d time.Duration) { set(&s.mu, &s.latency, d) }
 
 // SetDown makes every request fail with 502, as a proxy in front of a
 // stopped Odoo does.
-func (s *Server) SetDown(down bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = down
-}
+func (s *Server) SetDown(down bool) { set(&s.mu, &s.down, down) }
 
 // DenyPartnerRead makes res.partner reads fail with Fault 4.
-func (s *Server) DenyPartnerRead(deny bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.denyRead = deny
-}
+func (s *Server) DenyPartnerRead(deny bool) { set(&s.mu, &s.denyRead, deny) }
 
 // RemoveField drops a res.partner field, as on an Odoo without that module.
 func (s *Server) RemoveField(name string) {
@@ -200,11 +188,16 @@ func (s *Server) AddUser(login, name string) int {
 
 // SetPassword changes a user's password.
 func (s *Server) SetPassword(login, password string) {
+	s.updateUser(login, func(u *User) { u.Password = password })
+}
+
+// updateUser applies f to the user with this login.
+func (s *Server) updateUser(login string, f func(*User)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, u := range s.users {
 		if u.Login == login {
-			u.Password = password
+			f(u)
 		}
 	}
 }
@@ -793,4 +786,11 @@ func like(s, pattern string) bool {
 		return s == ""
 	}
 	return strings.HasSuffix(s, last)
+}
+
+// set stores v in *p under mu: the emulator's knobs change while it serves.
+func set[T any](mu *sync.Mutex, p *T, v T) {
+	mu.Lock()
+	defer mu.Unlock()
+	*p = v
 }

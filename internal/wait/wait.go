@@ -1,12 +1,29 @@
-// Package wait polls for a condition in tests that watch background work.
+// Package wait holds what tests share across packages: polling for a
+// condition that background work makes true, and starting a server that
+// stops when the test ends. It does not import testing, so the emulators,
+// which the demo links, can use it.
 package wait
 
 import "time"
 
-// TB is the part of testing.TB that For needs.
+// TB is the part of testing.TB that this package needs.
 type TB interface {
 	Helper()
+	Fatal(args ...any)
 	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// Started calls start, fails the test if it fails, and arranges stop for
+// the end of the test. It returns s and the address start gave.
+func Started[S any](t TB, s S, start func() (string, error), stop func()) (S, string) {
+	t.Helper()
+	addr, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return s, addr
 }
 
 // For polls cond every 10 ms and fails the test if it is still false
