@@ -1,6 +1,6 @@
 // Package agitest plays Asterisk's side of FastAGI sessions for tests: it
 // sends a real agi_* block, parses each command the way res_agi does, and
-// answers the way Asterisk 22 answers (see shared/ASTERISK-WIRE.md).
+// answers the way Asterisk 22 answers (see docs/asterisk-wire.md).
 package agitest
 
 // ParseArgs splits a command line into arguments exactly as res_agi's

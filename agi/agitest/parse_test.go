@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// The quoting table of shared/ASTERISK-WIRE.md: what res_agi stored.
+// The quoting table of docs/asterisk-wire.md: what res_agi stored.
 func TestParseArgsMatchesWhatAsteriskStored(t *testing.T) {
 	cases := []struct {
 		line string
