@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -18,28 +16,44 @@ import (
 	"sync/atomic"
 )
 
-// Spool layout: segment files "<16-digit number>.log" holding framed
-// records — a 4-byte big-endian length, a 4-byte CRC-32C of the payload,
-// then the JSON payload — and a "cursor" file naming the first record not
-// yet delivered.
-const (
-	frameHeader    = 8
-	maxRecordBytes = 64 << 10
-)
+// Spool layout: segment files "<16-digit number>.log" holding frames (see
+// frame.go), and a "cursor" file naming the first record not yet delivered.
 
 // Options tune a spool; the zero value is fine.
 type Options struct {
 	MaxBytes     int64 // default 256 MiB; past it the oldest records go
 	SegmentBytes int64 // default 1 MiB; the unit in which old records are dropped
 	Logger       *slog.Logger
+
+	// openSegment opens the active segment for appending; tests put in
+	// one that fails part-way.
+	openSegment func(path string) (segmentFile, error)
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// segmentFile is what the writer needs of the active segment.
+type segmentFile interface {
+	Write(b []byte) (int, error)
+	DataSync() error
+	Truncate(size int64) error
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
+// osSegment is a segment file on disk.
+type osSegment struct{ *os.File }
+
+func (f osSegment) DataSync() error { return syncData(f.File) }
+
+func openSegment(path string) (segmentFile, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	return osSegment{f}, nil
+}
 
 // ErrClosed is returned by a closed spool.
 var ErrClosed = errors.New("calllog: spool closed")
-
-var errBadChecksum = errors.New("a checksum mismatch")
 
 // Pos is a record's place in the spool.
 type Pos struct {
@@ -69,7 +83,8 @@ type Spool struct {
 	segs     []int64 // segment numbers on disk, ascending
 	sizes    map[int64]int64
 	cursor   Pos
-	active   *os.File
+	open     func(path string) (segmentFile, error)
+	active   segmentFile
 	activeN  int64
 	notify   chan struct{} // closed and replaced after each durable append
 	dropped  atomic.Int64
@@ -89,8 +104,9 @@ type Stats struct {
 	Dropped  int64 // oldest records dropped because the spool was full
 }
 
-// OpenSpool opens or creates the spool in dir. A record cut short by a
-// crash at the end of the last segment is dropped with one log line.
+// OpenSpool opens or creates the spool in dir. A frame cut short by a
+// crash at the end of the last segment is dropped with one log line;
+// damaged frames elsewhere are left for Next to skip and count.
 func OpenSpool(dir string, o Options) (*Spool, error) {
 	log := o.Logger
 	if log == nil {
@@ -103,10 +119,14 @@ func OpenSpool(dir string, o Options) (*Spool, error) {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 1 << 20
 	}
+	if o.openSegment == nil {
+		o.openSegment = openSegment
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("calllog: spool directory: %w", err)
 	}
 	s := &Spool{dir: dir, maxBytes: maxBytes, segBytes: o.SegmentBytes, log: log, sizes: map[int64]int64{},
+		open: o.openSegment,
 		reqs: make(chan appendReq, 256), done: make(chan struct{}), notify: make(chan struct{})}
 	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
 	if err != nil {
@@ -150,7 +170,7 @@ func OpenSpool(dir string, o Options) (*Spool, error) {
 	if err := s.repairTail(); err != nil {
 		return nil, err
 	}
-	s.active, err = os.OpenFile(s.path(s.activeN), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	s.active, err = s.open(s.path(s.activeN))
 	if err != nil {
 		return nil, fmt.Errorf("calllog: spool: %w", err)
 	}
@@ -169,79 +189,52 @@ func (s *Spool) segIndex(n int64) int {
 	return -1
 }
 
-// repairTail truncates the active segment after its last whole record.
+// repairTail truncates the active segment after its last good frame, but
+// only when nothing good follows: a damaged frame with good frames behind
+// it is corruption, which Next skips and counts, never a torn write.
 func (s *Spool) repairTail() error {
-	f, err := os.OpenFile(s.path(s.activeN), os.O_CREATE|os.O_RDWR, 0o640)
-	if err != nil {
+	path := s.path(s.activeN)
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("calllog: spool: %w", err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	var off int64
-	for {
-		_, n, err := readFrame(f, off)
-		if err == io.EOF {
-			return nil
+	off := 0
+	for off < len(b) {
+		_, n, err := decodeFrame(b[off:])
+		if err == nil {
+			off += n
+			continue
 		}
-		// A bad record with more after it is corruption, which Next skips;
-		// one that runs to the end of the file is a write cut short.
-		if errors.Is(err, errBadChecksum) && off+n < st.Size() {
-			return nil
+		skip, lost, more := skipDamaged(b[off:], n)
+		if more {
+			off += skip // corruption in the middle: Next skips it
+			continue
 		}
-		if err != nil {
-			s.log.Warn("calllog: dropped a record cut short at the end of the spool (a crash while writing it)", "file", s.path(s.activeN), "offset", off, "err", err)
-			if err := f.Truncate(off); err != nil {
-				return err
-			}
-			s.sizes[s.activeN] = off
-			return f.Sync()
+		s.log.Warn("calllog: dropped the end of the spool, cut short by a crash while it was written, or damaged",
+			"file", path, "offset", off, "skipped", describeSkip(len(b)-off, lost))
+		s.dropped.Add(int64(lost))
+		if err := os.Truncate(path, int64(off)); err != nil {
+			return fmt.Errorf("calllog: spool: %w", err)
 		}
-		off += n
+		s.sizes[s.activeN] = int64(off)
+		return nil
 	}
-}
-
-// readFrame reads the record at off; it returns the payload and the frame size.
-func readFrame(r io.ReaderAt, off int64) ([]byte, int64, error) {
-	var h [frameHeader]byte
-	n, err := r.ReadAt(h[:], off)
-	if n == 0 && err == io.EOF {
-		return nil, 0, io.EOF
-	}
-	if n < frameHeader {
-		return nil, 0, fmt.Errorf("a %d-byte frame header", n)
-	}
-	size := binary.BigEndian.Uint32(h[:4])
-	if size == 0 || size > maxRecordBytes {
-		return nil, 0, fmt.Errorf("a frame of %d bytes", size)
-	}
-	b := make([]byte, size)
-	if n, _ := r.ReadAt(b, off+frameHeader); n < int(size) {
-		return nil, 0, fmt.Errorf("a record cut at %d of %d bytes", n, size)
-	}
-	if crc32.Checksum(b, castagnoli) != binary.BigEndian.Uint32(h[4:]) {
-		return nil, frameHeader + int64(size), errBadChecksum
-	}
-	return b, frameHeader + int64(size), nil
+	return nil
 }
 
 // Append writes r and makes it durable before returning. Concurrent
-// appends share one fsync.
+// appends share one fsync. ctx bounds only the wait for the writer to take
+// the record: once taken, Append waits for the write, so that it never
+// reports a failure for a record that will be delivered.
 func (s *Spool) Append(ctx context.Context, r Record) error {
 	payload, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	if len(payload) > maxRecordBytes {
+	if len(payload) > maxRecord {
 		return fmt.Errorf("calllog: a %d-byte record is too large", len(payload))
 	}
-	b := make([]byte, frameHeader+len(payload))
-	binary.BigEndian.PutUint32(b[:4], uint32(len(payload)))
-	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(payload, castagnoli))
-	copy(b[frameHeader:], payload)
-	req := appendReq{b: b, done: make(chan error, 1)}
+	req := appendReq{b: encodeFrame(payload), done: make(chan error, 1)}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -254,12 +247,7 @@ func (s *Spool) Append(ctx context.Context, r Record) error {
 		s.closeMu.RUnlock()
 		return ctx.Err()
 	}
-	select {
-	case err := <-req.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return <-req.done
 }
 
 // writer is the only goroutine that writes segments: it takes every
@@ -300,11 +288,13 @@ func (s *Spool) write(batch []appendReq) error {
 	for _, r := range batch {
 		buf = append(buf, r.b...)
 	}
-	if _, err := s.active.Write(buf); err != nil {
-		return fmt.Errorf("calllog: spool write: %w", err)
+	_, err := s.active.Write(buf)
+	if err == nil {
+		err = s.active.DataSync()
 	}
-	if err := syncData(s.active); err != nil {
-		return fmt.Errorf("calllog: spool fsync: %w", err)
+	if err != nil {
+		s.takeBack()
+		return fmt.Errorf("calllog: spool write: %w", err)
 	}
 	s.sizes[s.activeN] += int64(len(buf))
 	s.appended.Add(int64(len(batch)))
@@ -314,10 +304,24 @@ func (s *Spool) write(batch []appendReq) error {
 	return nil
 }
 
+// takeBack truncates the active segment to its last durable frame after a
+// failed write or fsync (a full disk), so that the next frame starts where
+// the accounting says. Should that fail too, the accounting takes the file
+// as it is, and Next skips the partial frames as damage. It runs under s.mu.
+func (s *Spool) takeBack() {
+	good := s.sizes[s.activeN]
+	if err := s.active.Truncate(good); err == nil {
+		return
+	}
+	if st, err := s.active.Stat(); err == nil && st.Size() > good {
+		s.sizes[s.activeN] = st.Size()
+	}
+}
+
 // rotate starts a new segment. It runs under s.mu.
 func (s *Spool) rotate() error {
 	n := s.activeN + 1
-	f, err := os.OpenFile(s.path(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := s.open(s.path(n))
 	if err != nil {
 		return fmt.Errorf("calllog: spool: %w", err)
 	}
@@ -365,20 +369,25 @@ func (s *Spool) enforceLimit() {
 	}
 }
 
+// countFrames counts the records in a segment from offset from, damaged
+// ones included.
 func countFrames(path string, from int64) int {
-	f, err := os.Open(path)
-	if err != nil {
+	b, err := os.ReadFile(path)
+	if err != nil || from >= int64(len(b)) {
 		return 0
 	}
-	defer f.Close()
+	b = b[from:]
 	n := 0
-	for off := from; ; n++ {
-		_, size, err := readFrame(f, off)
+	for len(b) > 0 {
+		_, size, err := decodeFrame(b)
 		if err != nil {
-			return n
+			skip, lost, _ := skipDamaged(b, size)
+			size, n = skip, n+lost-1
 		}
-		off += size
+		n++
+		b = b[size:]
 	}
+	return n
 }
 
 // Next returns the first undelivered record, waiting until there is one
@@ -398,13 +407,14 @@ func (s *Spool) Next(ctx context.Context) (Entry, error) {
 			if err == nil {
 				return e, nil
 			}
-			s.log.Error("calllog: skipping a corrupt spool record", "segment", pos.Segment, "offset", pos.Offset, "err", err)
-			s.dropped.Add(1)
-			skip := Pos{Segment: pos.Segment, Offset: size} // the frame size is unknown: the rest of the segment
-			if e.Next.Offset > pos.Offset {
-				skip = e.Next
+			skip, lost, serr := s.damage(pos, size)
+			if serr != nil {
+				return Entry{}, serr
 			}
-			s.Ack(skip)
+			s.log.Error("calllog: skipped a damaged stretch of the spool; the calls in it are lost",
+				"segment", pos.Segment, "offset", pos.Offset, "skipped", describeSkip(skip, lost), "err", err)
+			s.dropped.Add(int64(lost))
+			s.Ack(Pos{Segment: pos.Segment, Offset: pos.Offset + int64(skip)})
 			continue
 		}
 		if !last && next != 0 {
@@ -419,24 +429,53 @@ func (s *Spool) Next(ctx context.Context) (Entry, error) {
 	}
 }
 
+// readAt reads the record at pos, in a segment of size bytes.
 func (s *Spool) readAt(pos Pos, size int64) (Entry, error) {
 	f, err := os.Open(s.path(pos.Segment))
 	if err != nil {
 		return Entry{}, err
 	}
 	defer f.Close()
-	b, n, err := readFrame(io.NewSectionReader(f, 0, size), pos.Offset)
-	var e Entry
-	if n > 0 {
-		e.Next = Pos{Segment: pos.Segment, Offset: pos.Offset + n}
+	var h [frameHeader]byte
+	hn, _ := f.ReadAt(h[:min(int64(frameHeader), size-pos.Offset)], pos.Offset)
+	want := int64(frameHeader)
+	if hn >= legacyHeader && h[0] != frameMagic[0] {
+		want = legacyHeader + int64(binary.BigEndian.Uint32(h[:4]))
+	} else if hn == frameHeader {
+		want += int64(binary.BigEndian.Uint32(h[4:8]))
 	}
+	want = min(want, size-pos.Offset, frameHeader+maxRecord)
+	b := make([]byte, want)
+	n, _ := f.ReadAt(b, pos.Offset)
+	payload, fn, err := decodeFrame(b[:n])
 	if err != nil {
-		return e, err
+		return Entry{}, err
 	}
-	if err := json.Unmarshal(b, &e.Record); err != nil {
-		return e, err
+	e := Entry{Next: Pos{Segment: pos.Segment, Offset: pos.Offset + int64(fn)}}
+	if err := json.Unmarshal(payload, &e.Record); err != nil {
+		return Entry{}, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	return e, nil
+}
+
+// damage measures the damaged stretch at pos: the bytes to skip to the next
+// good frame (or to size), and the records lost in them.
+func (s *Spool) damage(pos Pos, size int64) (skip, lost int, err error) {
+	f, err := os.Open(s.path(pos.Segment))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	b := make([]byte, size-pos.Offset)
+	n, _ := f.ReadAt(b, pos.Offset)
+	b = b[:n]
+	_, known, derr := decodeFrame(b)
+	if derr == nil {
+		// A good frame whose JSON does not read: skip exactly it.
+		return known, 1, nil
+	}
+	skip, lost, _ = skipDamaged(b, known)
+	return max(skip, 1), lost, nil
 }
 
 // Ack marks everything before next as delivered, durably, and removes
