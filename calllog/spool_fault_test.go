@@ -94,7 +94,7 @@ func ids(ns ...int) []string {
 
 func TestAFailedWriteIsTakenBackAndReported(t *testing.T) {
 	cases := []struct {
-		name  string
+		name    string
 		breakIt func(*faultySegment)
 	}{
 		{"the disk fills in the middle of a frame", func(f *faultySegment) { f.writeAfter = 37 }},
