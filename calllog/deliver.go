@@ -1,6 +1,7 @@
 package calllog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,26 +44,24 @@ type Config struct {
 	Logger             *slog.Logger
 }
 
-// Deliverer posts spooled calls to Odoo.
+// Deliverer posts spooled calls to Odoo: a note on the partner for each,
+// and a Call activity for each missed call from a known partner. It uses
+// only what an internal user with Contact Creation may do: no ir.model, no
+// activity_schedule (docs/odoo-wire.md).
 type Deliverer struct {
 	Odoo      Odoo
 	Directory Directory
 	Config    Config
 
 	mu        sync.Mutex
-	modelID   int
+	modelID   int // res.partner's ir.model id, from mail.activity default_get
 	callType  int
 	userNames map[int]string
+	inFlight  map[string]chan struct{} // uniqueids being posted
 
-	delivered, skipped, rejected atomic.Int64
-}
-
-// DeliveryStats counts what the worker did.
-type DeliveryStats struct{ Delivered, Skipped, Rejected int64 }
-
-// Stats reports the counters.
-func (d *Deliverer) Stats() DeliveryStats {
-	return DeliveryStats{d.delivered.Load(), d.skipped.Load(), d.rejected.Load()}
+	delivered, skipped, rejected, retried atomic.Int64
+	failures                              [len(causes)]atomic.Int64
+	episodes                              [2]episode // the new-call and the retry worker
 }
 
 func (d *Deliverer) log() *slog.Logger {
@@ -72,65 +71,20 @@ func (d *Deliverer) log() *slog.Logger {
 	return d.Config.Logger
 }
 
-// Run delivers records from sp until ctx ends. A record that fails stays
-// at the head of the spool and is retried with backoff; each new kind of
-// failure is logged once. Only a record Odoo rejects with a server error
-// five times is given up, with an error line.
-func (d *Deliverer) Run(ctx context.Context, sp *Spool) {
-	minB, maxB := d.Config.MinBackoff, d.Config.MaxBackoff
-	if minB <= 0 {
-		minB = time.Second
-	}
-	if maxB <= 0 {
-		maxB = 5 * time.Minute
-	}
-	backoff, attempts, lastMsg := minB, 0, ""
-	for {
-		e, err := sp.Next(ctx)
-		if err != nil {
-			return
-		}
-		err = d.Deliver(ctx, e.Record)
-		if err == nil {
-			sp.Ack(e.Next)
-			if lastMsg != "" {
-				d.log().Info("calllog: delivering to Odoo again", "backlog_bytes", sp.Stats().Pending)
-			}
-			backoff, attempts, lastMsg = minB, 0, ""
-			continue
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		attempts++
-		var oe *odoo.Error
-		if errors.As(err, &oe) && recordSpecific(oe) && attempts >= 5 {
-			d.log().Error("calllog: Odoo rejects this call log; giving up on it", "uniqueid", e.Record.UniqueID, "err", err)
-			d.rejected.Add(1)
-			sp.Ack(e.Next)
-			backoff, attempts = minB, 0
-			continue
-		}
-		if msg := err.Error(); msg != lastMsg {
-			hint := "the calls wait in the spool and are retried"
-			if errors.Is(err, odoo.ErrAccess) {
-				hint = "the Odoo account lacks a right: give it Extra Rights > Contact Creation (see README); the calls wait in the spool and are retried"
-			}
-			d.log().Error("calllog: cannot deliver to Odoo; "+hint, "err", err)
-			lastMsg = msg
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxB)
-	}
-}
-
 // Deliver posts one record, unless it was posted before: the note and the
 // activity carry the uniqueid and are searched for first.
 func (d *Deliverer) Deliver(ctx context.Context, r Record) error {
+	return d.deliver(ctx, &r)
+}
+
+// deliver posts r and records in it what is done, so that a retry posts
+// only what is left. Two workers never post the same call at once.
+func (d *Deliverer) deliver(ctx context.Context, r *Record) error {
+	release, err := d.claim(ctx, r.UniqueID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// The spool keeps the number as the PBX gave it; read it as a call would.
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	found := d.Directory.Lookup(lctx, r.Number)
@@ -138,7 +92,7 @@ func (d *Deliverer) Deliver(ctx context.Context, r Record) error {
 	if found.E164 != "" {
 		r.Number = found.E164
 	}
-	p, err := d.partner(ctx, r, found)
+	p, err := d.partner(ctx, *r, found)
 	if err != nil {
 		return err
 	}
@@ -150,31 +104,67 @@ func (d *Deliverer) Deliver(ctx context.Context, r Record) error {
 		p = partnerInfo{id: d.Config.UnknownPartnerID}
 	}
 	marker := "[odoo-agi call " + r.UniqueID + "]"
-	n, err := d.count(ctx, "mail.message", []any{[]any{"model", "=", "res.partner"}, []any{"res_id", "=", p.id}, []any{"body", "ilike", marker}})
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		body := d.noteText(ctx, r) + " " + marker
-		_, err := d.Odoo.Execute(ctx, "res.partner", "message_post", []any{[]any{p.id}},
-			map[string]any{"body": body, "message_type": "comment", "subtype_xmlid": "mail.mt_note"})
-		if err != nil {
-			return err
+	if !r.NotePosted {
+		if err := d.note(ctx, *r, p, marker); err != nil {
+			return &stepError{step: "note", err: err}
 		}
+		r.NotePosted = true
 	}
 	if r.Missed() && d.Config.MissedCallActivity && p.id != d.Config.UnknownPartnerID {
-		err := d.activity(ctx, r, p, marker)
-		var oe *odoo.Error
-		if errors.As(err, &oe) && oe.Fault == 2 {
-			// A user error about this activity (e.g. the assignee cannot
-			// see the partner): the note is posted; don't hold the spool.
-			d.log().Warn("calllog: Odoo refused the missed-call activity; the note was posted", "uniqueid", r.UniqueID, "err", err)
-		} else if err != nil {
-			return err
+		if err := d.activity(ctx, *r, p, marker); err != nil {
+			return &stepError{step: "activity", err: err}
 		}
 	}
 	d.delivered.Add(1)
 	return nil
+}
+
+// note posts the chatter note, unless one with the marker is there.
+func (d *Deliverer) note(ctx context.Context, r Record, p partnerInfo, marker string) error {
+	n, err := d.count(ctx, "mail.message", []any{[]any{"model", "=", "res.partner"}, []any{"res_id", "=", p.id}, []any{"body", "ilike", marker}})
+	if err != nil || n > 0 {
+		return err
+	}
+	_, err = d.Odoo.Execute(ctx, "res.partner", "message_post", []any{[]any{p.id}},
+		map[string]any{"body": d.noteText(ctx, r) + " " + marker, "message_type": "comment", "subtype_xmlid": "mail.mt_note"})
+	return err
+}
+
+// stepError says which post failed: the note, or the missed-call activity.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// claim waits until no other worker posts this call, and takes it.
+func (d *Deliverer) claim(ctx context.Context, id string) (release func(), err error) {
+	for {
+		d.mu.Lock()
+		if d.inFlight == nil {
+			d.inFlight = map[string]chan struct{}{}
+		}
+		busy, ok := d.inFlight[id]
+		if !ok {
+			done := make(chan struct{})
+			d.inFlight[id] = done
+			d.mu.Unlock()
+			return func() {
+				d.mu.Lock()
+				delete(d.inFlight, id)
+				d.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		d.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 type partnerInfo struct {
@@ -246,11 +236,18 @@ func (d *Deliverer) activity(ctx context.Context, r Record, p partnerInfo, marke
 	if user != 0 {
 		vals["user_id"] = user
 	}
-	_, err = d.Odoo.Execute(ctx, "mail.activity", "create", []any{vals}, nil)
+	if modelID == 0 {
+		delete(vals, "res_model_id") // the context names the model
+	}
+	_, err = d.Odoo.Execute(ctx, "mail.activity", "create", []any{vals},
+		map[string]any{"context": map[string]any{"default_res_model": "res.partner"}})
 	return err
 }
 
-// ids finds, once, the ir.model id of res.partner and the "Call" activity type.
+// ids finds, once, the ir.model id of res.partner and the "Call" activity
+// type. ir.model itself is closed to everyone outside Administration/Access
+// Rights; mail.activity default_get with default_res_model gives the id to
+// any internal user.
 func (d *Deliverer) ids(ctx context.Context) (int, int, error) {
 	d.mu.Lock()
 	m, c := d.modelID, d.callType
@@ -258,35 +255,46 @@ func (d *Deliverer) ids(ctx context.Context) (int, int, error) {
 	if m != 0 && c != 0 {
 		return m, c, nil
 	}
-	first := func(model string, domain []any) (int, error) {
-		res, err := d.Odoo.Execute(ctx, model, "search", []any{domain}, map[string]any{"limit": 1})
-		if err != nil {
-			return 0, err
-		}
-		ids, _ := res.([]any)
-		if len(ids) == 0 {
-			return 0, nil
-		}
-		return intOf(ids[0]), nil
-	}
-	m, err := first("ir.model", []any{[]any{"model", "=", "res.partner"}})
+	res, err := d.Odoo.Execute(ctx, "mail.activity", "default_get", []any{[]any{"res_model_id"}},
+		map[string]any{"context": map[string]any{"default_res_model": "res.partner"}})
 	if err != nil {
 		return 0, 0, err
 	}
-	c, err = first("mail.activity.type", []any{[]any{"category", "=", "phonecall"}})
-	if err == nil && c == 0 {
-		c, err = first("mail.activity.type", []any{[]any{"name", "ilike", "call"}})
+	defaults, _ := res.(map[string]any)
+	if m, _ = odoo.Int(defaults["res_model_id"]); m == 0 {
+		m, _ = odoo.Many2one(defaults["res_model_id"])
 	}
+	c, err = d.callActivityType(ctx)
 	if err != nil {
 		return 0, 0, err
-	}
-	if m == 0 || c == 0 {
-		return 0, 0, fmt.Errorf("calllog: Odoo has no %s; is the Discuss (mail) app installed?", map[bool]string{true: "res.partner model", false: "Call activity type"}[m == 0])
 	}
 	d.mu.Lock()
 	d.modelID, d.callType = m, c
 	d.mu.Unlock()
 	return m, c, nil
+}
+
+// callActivityType is the activity type of the phonecall category named
+// "Call", else the first of that category, else one named like "call".
+func (d *Deliverer) callActivityType(ctx context.Context) (int, error) {
+	for _, domain := range [][]any{{[]any{"category", "=", "phonecall"}}, {[]any{"name", "ilike", "call"}}} {
+		res, err := d.Odoo.Execute(ctx, "mail.activity.type", "search_read", []any{domain}, map[string]any{"fields": []any{"name"}})
+		if err != nil {
+			return 0, err
+		}
+		recs := odoo.Records(res)
+		for _, r := range recs {
+			if odoo.String(r["name"]) == "Call" {
+				id, _ := odoo.Int(r["id"])
+				return id, nil
+			}
+		}
+		if len(recs) > 0 {
+			id, _ := odoo.Int(recs[0]["id"])
+			return id, nil
+		}
+	}
+	return 0, errors.New("calllog: Odoo has no Call activity type; is the Discuss (mail) app installed?")
 }
 
 // noteText says what happened, e.g. "☎ Incoming call from +32 2 555 12 34,
@@ -313,7 +321,7 @@ func (d *Deliverer) noteText(ctx context.Context, r Record) string {
 		}
 		return fmt.Sprintf("☎ %s to %s by %s, %s", kind, num, who, talk)
 	}
-	return fmt.Sprintf("☎ Outgoing call to %s by %s, not answered (%s)", num, who, strings.ToLower(orDefault(r.Status, "no answer")))
+	return fmt.Sprintf("☎ Outgoing call to %s by %s, not answered (%s)", num, who, strings.ToLower(cmp.Or(r.Status, "no answer")))
 }
 
 // userLabel is "John Seller (101)", from res.users, else the login.
@@ -365,21 +373,6 @@ func humanDuration(t time.Duration) string {
 		return fmt.Sprintf("%d s", s)
 	}
 	return fmt.Sprintf("%d min %d s", s/60, s%60)
-}
-
-// recordSpecific reports a fault about this record rather than about the
-// setup: a server traceback (Fault 1) or a record that no longer exists.
-// Rights (Fault 4) and a posting user without email are fixed by an admin,
-// so those records wait instead.
-func recordSpecific(e *odoo.Error) bool {
-	return e.Fault == 1 || e.Fault == 2 && strings.Contains(e.Msg, "does not exist")
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func intOf(v any) int {

@@ -26,6 +26,12 @@ type Record struct {
 	Peer      string    `json:"peer,omitempty"` // the channel that answered or was rung, e.g. PJSIP/101
 	User      string    `json:"user,omitempty"` // the PBX user (Odoo login) who answered, was called or called
 	Exten     string    `json:"exten,omitempty"`
+
+	// Delivery state, for a call retried on its own (the retry spool).
+	NotePosted bool   `json:"note_posted,omitempty"` // the note is in Odoo; only the activity is left
+	Attempts   int    `json:"attempts,omitempty"`
+	RetryAt    int64  `json:"retry_at,omitempty"` // Unix seconds
+	LastError  string `json:"last_error,omitempty"`
 }
 
 // Answered reports whether someone picked up.

@@ -202,7 +202,7 @@ func TestOriginateVariablesMatchTheSnippet(t *testing.T) {
 // TestHangupArgumentsMatchTheFlow pins the odoo-hangup AGI arguments to
 // the order Flows.Hangup reads, and each push to its four arguments.
 func TestHangupArgumentsMatchTheFlow(t *testing.T) {
-	want := "agi://127.0.0.1:4573/hangup,${ARG1},${ARG2},${ARG3},${ARG4},${UNIQUEID},${LINKEDID},${DIALSTATUS},${ANSWEREDTIME},${DIALEDPEERNAME},${DIALEDPEERNUMBER},${FILTER(0-9A-Za-z*#+,${CALLERID(num)})}"
+	want := "agi://127.0.0.1:4573/hangup,${ARG1},${ARG2},${ARG3},${ARG4},${UNIQUEID},${CHANNEL(linkedid)},${DIALSTATUS},${ANSWEREDTIME},${DIALEDPEERNAME},${DIALEDPEERNUMBER},${FILTER(0-9A-Za-z*#+,${CALLERID(num)})}"
 	pushes := 0
 	for _, p := range parseExtensions(t, "../extensions_odoo.conf") {
 		if p.context == "odoo-hangup" && p.app == "AGI" && p.args != want {

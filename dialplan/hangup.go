@@ -19,7 +19,8 @@ type Recorder interface {
 // call from its arguments, spools it durably and returns: it sends no
 // command, so Asterisk never waits on more than the fsync. Arguments, in
 // the order extensions_odoo.conf passes them: direction, number, partner
-// id, start (epoch), UNIQUEID, LINKEDID, DIALSTATUS, ANSWEREDTIME,
+// id, start (epoch), UNIQUEID, CHANNEL(linkedid) (there is no LINKEDID
+// variable: it expands to nothing), DIALSTATUS, ANSWEREDTIME,
 // DIALEDPEERNAME, DIALEDPEERNUMBER, CALLERID(num).
 func (f *Flows) Hangup(ctx context.Context, s *agi.Session) {
 	if f.Recorder == nil {

@@ -290,11 +290,39 @@ exten = "101"
 	if m.ResID != acme || !strings.Contains(m.Body, "Missed call from +32 2 555 12 34 (rang John Seller (101))") || a.UserID != seller || a.Summary != "Call back ACME SA" {
 		t.Errorf("note %+v\nactivity %+v", m, a)
 	}
-	metrics := get(t, "http://"+apiAddr+"/metrics")
-	for _, want := range []string{`odoo_agi_sessions_total{outcome="ok",route="hangup"} 1`, "odoo_agi_calllog_delivered_total 1", "odoo_agi_calllog_spool_pending_bytes 0"} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %q", want)
+	wants := []string{`odoo_agi_sessions_total{outcome="ok",route="hangup"} 1`, "odoo_agi_calllog_delivered_total 1", "odoo_agi_calllog_spool_pending_bytes 0"}
+	waitFor(t, "/metrics to count the delivery", func() bool {
+		metrics := get(t, "http://"+apiAddr+"/metrics")
+		for _, want := range wants {
+			if !strings.Contains(metrics, want) {
+				return false
+			}
 		}
+		return true
+	})
+	// Then a right goes missing: /healthz says so, with Odoo's words.
+	o.DenyPartnerWrite(true)
+	res, err = agitest.Call{Script: "hangup", Args: []string{"in", "025551234", "", start, "1700000000.78", "1700000000.78", "ANSWER", "30", "PJSIP/101-00000001", "101", "025551234"}}.Run(cctx, agiAddr)
+	if err != nil || len(res.Lines) != 0 {
+		t.Fatalf("hangup session: %v, %q", err, res.Lines)
+	}
+	var health map[string]any
+	waitFor(t, "healthz to say degraded", func() bool {
+		resp, err := http.Get("http://" + apiAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		health = nil
+		json.NewDecoder(resp.Body).Decode(&health)
+		return health["status"] == "degraded"
+	})
+	cl, _ := health["calllog"].(map[string]any)
+	if le, _ := cl["last_error"].(string); !strings.Contains(le, "Extra Rights/Contact Creation") {
+		t.Errorf("calllog.last_error = %q", le)
+	}
+	if m := get(t, "http://"+apiAddr+"/metrics"); !strings.Contains(m, `odoo_agi_calllog_delivery_failures_total{cause="access"}`) {
+		t.Error("/metrics lacks the failure by cause")
 	}
 }
 

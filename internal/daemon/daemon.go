@@ -51,6 +51,7 @@ type Daemon struct {
 	AMI        *ami.Client // nil when [ami] secret is empty
 	Originator *dialplan.Originator
 	Spool      *calllog.Spool // nil when the call log is off
+	Retry      *calllog.Spool // calls retried on their own
 	Deliverer  *calllog.Deliverer
 
 	version string
@@ -94,7 +95,7 @@ func New(c *Config, o Options) (d *Daemon, err error) {
 	d.AGI = &agi.Server{Addr: c.AGI.Listen, Handler: mux, Allow: c.allow, MaxSessions: c.AGI.MaxSessions,
 		Logger: d.Log, Trace: true, OnSessionEnd: d.metrics.session}
 	if c.CallLog.Enabled {
-		if d.Spool, d.Deliverer, err = c.callLog(d.Odoo, d.Directory, d.Log); err != nil {
+		if d.Spool, d.Retry, d.Deliverer, err = c.callLog(d.Odoo, d.Directory, d.Log); err != nil {
 			return nil, err
 		}
 		d.Flows.Recorder = d.Spool
@@ -110,7 +111,7 @@ func New(c *Config, o Options) (d *Daemon, err error) {
 	if err := d.openAPI(c); err != nil {
 		return nil, err
 	}
-	d.metrics.watch(d.Directory, d.AMI, d.Spool, d.Deliverer)
+	d.metrics.watch(d.Directory, d.AMI, d.Spool, d.Retry, d.Deliverer)
 	return d, nil
 }
 
@@ -171,7 +172,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.Log.Info("click-to-dial off: set [ami] secret to enable it")
 	}
 	if d.Deliverer != nil {
-		goRun(func() { d.Deliverer.Run(ctx, d.Spool) })
+		goRun(func() { d.Deliverer.Run(ctx, d.Spool, d.Retry) })
 		d.Log.Info("call log on", "spool", d.running.Load().CallLog.SpoolDir, "pending_bytes", d.Spool.Stats().Pending)
 	}
 	failed := make(chan error, 2)
@@ -223,8 +224,10 @@ func (d *Daemon) Close() {
 			ln.Close()
 		}
 	}
-	if d.Spool != nil {
-		d.Spool.Close()
+	for _, sp := range []*calllog.Spool{d.Spool, d.Retry} {
+		if sp != nil {
+			sp.Close()
+		}
 	}
 	if d.AMI != nil {
 		d.AMI.Close()

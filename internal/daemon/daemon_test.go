@@ -229,3 +229,12 @@ func TestTheSampleConfigShowsEveryKey(t *testing.T) {
 func agiEnd(script string) agi.SessionEnd {
 	return agi.SessionEnd{Script: script, Outcome: "ok", Commands: 1, Duration: time.Millisecond}
 }
+
+func BenchmarkMetricsSession(b *testing.B) {
+	m := newMetrics(func(s string) bool { return s == "incoming" })
+	e := agiEnd("incoming")
+	b.ReportAllocs()
+	for b.Loop() {
+		m.session(e)
+	}
+}

@@ -24,9 +24,13 @@ func (d *Daemon) health() (any, bool) {
 		doc["ami"] = map[string]any{"configured": false}
 	}
 	if d.Spool != nil {
-		ss, ds := d.Spool.Stats(), d.Deliverer.Stats()
-		doc["calllog"] = map[string]any{"enabled": true, "pending_bytes": ss.Pending, "spooled": ss.Appended, "dropped": ss.Dropped,
-			"delivered": ds.Delivered, "skipped": ds.Skipped, "rejected": ds.Rejected}
+		ss, rs, ds := d.Spool.Stats(), d.Retry.Stats(), d.Deliverer.Stats()
+		doc["calllog"] = map[string]any{"enabled": true, "pending_bytes": ss.Pending, "retry_pending_bytes": rs.Pending,
+			"spooled": ss.Appended, "dropped": ss.Dropped + rs.Dropped, "delivered": ds.Delivered, "skipped": ds.Skipped,
+			"rejected": ds.Rejected, "retried": ds.Retried, "failures": ds.Failures, "last_error": ds.LastError}
+		if ds.LastError != "" {
+			status = "degraded"
+		}
 	} else {
 		doc["calllog"] = map[string]any{"enabled": false}
 	}

@@ -51,8 +51,8 @@ func newMetrics(routed func(string) bool) *metrics {
 }
 
 // watch adds the state read at scrape time; mgr, spool and d may be nil.
-func (m *metrics) watch(dir *lookup.Directory, mgr *ami.Client, spool *calllog.Spool, d *calllog.Deliverer) {
-	m.reg.MustRegister(&stateCollector{dir: dir, mgr: mgr, spool: spool, d: d})
+func (m *metrics) watch(dir *lookup.Directory, mgr *ami.Client, spool, retry *calllog.Spool, d *calllog.Deliverer) {
+	m.reg.MustRegister(&stateCollector{dir: dir, mgr: mgr, spool: spool, retry: retry, d: d})
 }
 
 // session counts one FastAGI session. Its route label is a registered route,
@@ -103,6 +103,7 @@ type stateCollector struct {
 	dir   *lookup.Directory
 	mgr   *ami.Client
 	spool *calllog.Spool
+	retry *calllog.Spool
 	d     *calllog.Deliverer
 }
 
@@ -118,11 +119,13 @@ var (
 	descDropped   = prometheus.NewDesc("odoo_agi_calllog_dropped_total", "Calls dropped: spool full or corrupt.", nil, nil)
 	descDelivered = prometheus.NewDesc("odoo_agi_calllog_delivered_total", "Calls posted to Odoo.", nil, nil)
 	descRejected  = prometheus.NewDesc("odoo_agi_calllog_rejected_total", "Calls Odoo kept rejecting, given up.", nil, nil)
+	descRetrying  = prometheus.NewDesc("odoo_agi_calllog_retry_pending_bytes", "Call-log bytes set aside to be retried on their own.", nil, nil)
+	descFailures  = prometheus.NewDesc("odoo_agi_calllog_delivery_failures_total", "Failed call-log deliveries by cause (unreachable, login, access, refused, server, other).", []string{"cause"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLookups, descNumbers, descPartners, descComplete, descLastSync, descAMI,
-		descPending, descSpooled, descDropped, descDelivered, descRejected} {
+		descPending, descSpooled, descDropped, descDelivered, descRejected, descRetrying, descFailures} {
 		ch <- d
 	}
 }
@@ -142,10 +145,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAMI, prometheus.GaugeValue, b2f(c.mgr.State().Connected))
 	}
 	if c.spool != nil {
-		ss, ds := c.spool.Stats(), c.d.Stats()
+		ss, rs, ds := c.spool.Stats(), c.retry.Stats(), c.d.Stats()
 		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(ss.Pending))
+		ch <- prometheus.MustNewConstMetric(descRetrying, prometheus.GaugeValue, float64(rs.Pending))
 		ch <- prometheus.MustNewConstMetric(descSpooled, prometheus.CounterValue, float64(ss.Appended))
-		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(ss.Dropped))
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(ss.Dropped+rs.Dropped))
+		for cause, n := range ds.Failures {
+			ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(n), cause)
+		}
 		ch <- prometheus.MustNewConstMetric(descDelivered, prometheus.CounterValue, float64(ds.Delivered))
 		ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(ds.Rejected))
 	}

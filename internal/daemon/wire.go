@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/calllog"
@@ -66,15 +67,20 @@ func (c *Config) Normalizer() lookup.Normalizer { return c.normalizer() }
 // Settings are the flows' settings: what a reload applies live.
 func (c *Config) Settings() dialplan.Settings { return c.settings() }
 
-// callLog opens the spool and builds its deliverer.
-func (c *Config) callLog(o calllog.Odoo, dir calllog.Directory, log *slog.Logger) (*calllog.Spool, *calllog.Deliverer, error) {
-	sp, err := calllog.OpenSpool(c.CallLog.SpoolDir, calllog.Options{MaxBytes: int64(c.CallLog.MaxSpoolMB) << 20, Logger: log})
-	if err != nil {
-		return nil, nil, fmt.Errorf("[calllog] spool_dir %s: %w", c.CallLog.SpoolDir, err)
+// callLog opens the spool, the spool of calls retried on their own
+// (spool_dir/retry), and builds their deliverer.
+func (c *Config) callLog(o calllog.Odoo, dir calllog.Directory, log *slog.Logger) (sp, retry *calllog.Spool, d *calllog.Deliverer, err error) {
+	opts := calllog.Options{MaxBytes: int64(c.CallLog.MaxSpoolMB) << 20, Logger: log}
+	if sp, err = calllog.OpenSpool(c.CallLog.SpoolDir, opts); err != nil {
+		return nil, nil, nil, fmt.Errorf("[calllog] spool_dir %s: %w", c.CallLog.SpoolDir, err)
+	}
+	if retry, err = calllog.OpenSpool(filepath.Join(c.CallLog.SpoolDir, "retry"), opts); err != nil {
+		sp.Close()
+		return nil, nil, nil, fmt.Errorf("[calllog] spool_dir %s: %w", c.CallLog.SpoolDir, err)
 	}
 	unknown, _ := c.unknownPartner()
-	d := &calllog.Deliverer{Odoo: o, Directory: dir, Config: calllog.Config{
+	d = &calllog.Deliverer{Odoo: o, Directory: dir, Config: calllog.Config{
 		MissedCallActivity: c.CallLog.MissedCallActivity, ActivityUser: c.CallLog.ActivityUser,
 		UnknownPartnerID: unknown, Logger: log}}
-	return sp, d, nil
+	return sp, retry, d, nil
 }

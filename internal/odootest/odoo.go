@@ -32,13 +32,17 @@ type Partner struct {
 	WriteDate   time.Time
 }
 
-// User is one res.users record.
+// User is one res.users record. Every user is an internal user: they may
+// read contacts. ContactCreation is Extra Rights > Contact Creation, which
+// gives write access to contacts; Admin is Administration > Access Rights.
 type User struct {
-	ID       int
-	Login    string
-	Name     string
-	Password string
-	Email    string
+	ID              int
+	Login           string
+	Name            string
+	Password        string
+	Email           string
+	ContactCreation bool
+	Admin           bool
 }
 
 // Server is the emulator. Create it with New; the zero value is not usable.
@@ -55,10 +59,11 @@ type Server struct {
 	now           func() time.Time
 	latency       time.Duration
 	down          bool
-	denyRead      bool     // Fault 4 on res.partner reads
-	rendered      []record // res.partner rows by id; nil after any change
-	denyWrite     bool     // Fault 4 on message_post and activity creation
-	activityFault string   // Fault 2 on activity creation when set
+	denyRead      bool         // Fault 4 on res.partner reads
+	rendered      []record     // res.partner rows by id; nil after any change
+	denyWrite     bool         // no user has Contact Creation
+	readOnly      map[int]bool // partners a record rule keeps from writes
+	activityFault string       // Fault 2 on activity creation when set
 	messages      []Message
 	activities    []Activity
 
@@ -70,12 +75,15 @@ type Server struct {
 }
 
 // New returns an emulator with the standard countries, no partners and the
-// system account asterisk1/asterisk1 (uid 2).
+// system account asterisk1/asterisk1 (uid 2): an internal user with Contact
+// Creation and an email, as the README asks.
 func New() *Server {
 	s := &Server{
-		DB:         "odoo",
-		partners:   map[int]*Partner{},
-		users:      map[int]*User{2: {ID: 2, Login: "asterisk1", Name: "Asterisk", Password: "asterisk1", Email: "asterisk1@example.com"}},
+		DB:       "odoo",
+		partners: map[int]*Partner{},
+		users: map[int]*User{2: {ID: 2, Login: "asterisk1", Name: "Asterisk", Password: "asterisk1", Email: "asterisk1@example.com",
+			ContactCreation: true}},
+		readOnly:   map[int]bool{},
 		countries:  map[int]string{},
 		categories: map[int]string{},
 		fields: []string{"id", "name", "display_name", "is_company", "parent_id", "commercial_partner_id",
@@ -361,8 +369,14 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case model == "res.partner" && fn == "message_post":
 		v, err = s.messagePost(uid, args, kwargs)
+	case model == "res.partner" && fn == "activity_schedule":
+		v, err = s.activitySchedule(uid, args, kwargs)
 	case model == "mail.activity" && fn == "create":
-		v, err = s.activityCreate(args)
+		v, err = s.activityCreate(uid, args, kwargs)
+	case model == "mail.activity" && fn == "default_get":
+		v, err = s.activityDefaults(args, kwargs)
+	case (model == "ir.model" || model == "ir.model.data") && !s.users[uid].Admin:
+		err = noAccess(model)
 	default:
 		v, err = s.execute(model, fn, args, kwargs)
 	}

@@ -1,0 +1,209 @@
+package calllog
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/odoo"
+)
+
+// Two workers deliver: one takes new calls from the spool in order; the
+// other takes, from a second spool, the calls that failed on their own (a
+// record rule on one partner, an activity Odoo refuses) and retries each
+// with its own backoff. A failure that stops every call (Odoo unreachable,
+// the login refused, no such database) holds the worker at its head
+// instead: nothing could go past it anyway.
+
+// causes name delivery failures, for the metric and the logs.
+var causes = [...]string{"unreachable", "login", "access", "refused", "server", "other"}
+
+func causeOf(err error) int {
+	for i, k := range []error{odoo.ErrUnreachable, odoo.ErrLogin, odoo.ErrAccess, odoo.ErrUser, odoo.ErrServer} {
+		if errors.Is(err, k) {
+			return i
+		}
+	}
+	return len(causes) - 1
+}
+
+// blocksAll reports a failure no call can get past.
+func blocksAll(err error) bool {
+	var se *stepError
+	return !errors.As(err, &se) || errors.Is(err, odoo.ErrUnreachable) || errors.Is(err, odoo.ErrLogin) || errors.Is(err, odoo.ErrNoDatabase)
+}
+
+// givenUp reports a failure about the record itself that retrying will not
+// mend, after enough attempts: a server traceback (Fault 1), a partner
+// deleted since, or an activity Odoo refuses for this call (Fault 2, e.g.
+// the assignee cannot see the partner). Rights (Fault 4) and setup errors
+// (a posting user without email) wait for an admin instead.
+func givenUp(err error, attempts int) bool {
+	if attempts < 5 {
+		return false
+	}
+	var oe *odoo.Error
+	var se *stepError
+	if !errors.As(err, &oe) || !errors.As(err, &se) {
+		return false
+	}
+	return oe.Fault == 1 || oe.Fault == 2 && (strings.Contains(oe.Msg, "does not exist") || se.step == "activity")
+}
+
+// retryDelay is a call's wait before its next attempt.
+func (d *Deliverer) retryDelay(attempts int) time.Duration {
+	minB, maxB := d.backoffs()
+	return min(minB<<min(attempts, 20), maxB)
+}
+
+func (d *Deliverer) backoffs() (time.Duration, time.Duration) {
+	minB, maxB := d.Config.MinBackoff, d.Config.MaxBackoff
+	if minB <= 0 {
+		minB = time.Second
+	}
+	if maxB <= 0 {
+		maxB = 5 * time.Minute
+	}
+	return minB, maxB
+}
+
+// Run delivers from sp, and from retry the calls that failed on their own,
+// until ctx ends. retry may be nil: such calls then wait at sp's head.
+func (d *Deliverer) Run(ctx context.Context, sp, retry *Spool) {
+	var wg sync.WaitGroup
+	wg.Go(func() { d.work(ctx, sp, retry, &d.episodes[0]) })
+	if retry != nil {
+		wg.Go(func() { d.work(ctx, retry, retry, &d.episodes[1]) })
+	}
+	wg.Wait()
+}
+
+// work delivers the records of from in order. ep is its episode of
+// failures that hold it; a call set aside belongs to the retry worker's.
+func (d *Deliverer) work(ctx context.Context, from, retry *Spool, ep *episode) {
+	minB, maxB := d.backoffs()
+	backoff := minB
+	pause := func() bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxB)
+		return true
+	}
+	for {
+		e, err := from.Next(ctx)
+		if err != nil {
+			return
+		}
+		r := e.Record
+		if wait := time.Until(time.Unix(r.RetryAt, 0)); r.RetryAt > 0 && wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		err = d.deliver(ctx, &r)
+		if err == nil {
+			from.Ack(e.Next)
+			d.cleared(ep, from)
+			backoff = minB
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.failures[causeOf(err)].Add(1)
+		r.Attempts++
+		r.LastError = err.Error()
+		switch {
+		case givenUp(err, r.Attempts):
+			d.log().Error("calllog: Odoo rejects this call log; giving up on it", "uniqueid", r.UniqueID, "attempts", r.Attempts, "err", err)
+			d.rejected.Add(1)
+			from.Ack(e.Next)
+			continue
+		case blocksAll(err) || retry == nil:
+			d.failed(ep, err, "every call waits in the spool and is retried")
+			if !pause() {
+				return
+			}
+			continue
+		}
+		r.RetryAt = time.Now().Add(d.retryDelay(r.Attempts)).Unix()
+		if err := retry.Append(ctx, r); err != nil {
+			d.failed(ep, err, "could not set the call aside for a retry; it waits at the head of the spool")
+			if !pause() {
+				return
+			}
+			continue
+		}
+		from.Ack(e.Next)
+		d.retried.Add(1)
+		d.failed(&d.episodes[1], err, "this call is retried on its own; the other calls go on")
+		if from == retry && !pause() {
+			// A cause that hits every retried call is not hammered.
+			return
+		}
+	}
+}
+
+// episode is a run of failures: logged once when it starts, again only
+// when its cause changes, and once when it clears. The new-call worker's
+// holds it at the head; the retry worker's covers the calls set aside.
+type episode struct {
+	lastMsg string
+	since   time.Time
+}
+
+func (d *Deliverer) failed(ep *episode, err error, what string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	msg := err.Error()
+	if msg == ep.lastMsg {
+		return
+	}
+	if ep.lastMsg == "" {
+		ep.since = time.Now()
+	}
+	ep.lastMsg = msg
+	d.log().Error("calllog: cannot deliver to Odoo; "+what, "err", err)
+}
+
+func (d *Deliverer) cleared(ep *episode, sp *Spool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ep.lastMsg == "" {
+		return
+	}
+	d.log().Info("calllog: delivering to Odoo again", "failing_for", time.Since(ep.since).Round(time.Second), "backlog_bytes", sp.Stats().Pending)
+	ep.lastMsg = ""
+}
+
+// DeliveryStats counts what the workers did, and what fails now.
+type DeliveryStats struct {
+	Delivered, Skipped, Rejected int64
+	Retried                      int64            // calls set aside to be retried on their own
+	Failures                     map[string]int64 // failed attempts by cause
+	LastError                    string           // "" while delivery works
+}
+
+// Stats reports the counters and the current failure, if any.
+func (d *Deliverer) Stats() DeliveryStats {
+	st := DeliveryStats{Delivered: d.delivered.Load(), Skipped: d.skipped.Load(), Rejected: d.rejected.Load(),
+		Retried: d.retried.Load(), Failures: map[string]int64{}}
+	for i, c := range causes {
+		st.Failures[c] = d.failures[i].Load()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, ep := range d.episodes {
+		if ep.lastMsg != "" {
+			st.LastError = ep.lastMsg
+		}
+	}
+	return st
+}
