@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"sync"
+
+	"github.com/odoo-agi/odoo-agi/internal/ratelog"
 )
 
 // A Handler runs one FastAGI session. ctx ends at the session deadline or
@@ -58,5 +60,13 @@ func (m *ServeMux) ServeAGI(ctx context.Context, s *Session) {
 		h.ServeAGI(ctx, s)
 		return
 	}
-	s.log.Warn("agi: no handler for this script; the dialplan continues", "script", s.Script(), "channel", s.Env("channel"))
+	script := s.Script()
+	if len(script) > 64 {
+		script = script[:64] + "…"
+	}
+	l := s.limit
+	if l == nil {
+		l = new(ratelog.Limiter)
+	}
+	l.Warn(s.log, "no_handler", "agi: no handler for this script; the dialplan continues", "script", Sanitize(script), "channel", s.Env("channel"))
 }

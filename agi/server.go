@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/odoo-agi/odoo-agi/internal/ratelog"
 )
 
 // Defaults for a zero Server.
@@ -57,8 +59,7 @@ type Server struct {
 	inShutdown atomic.Bool
 	active     atomic.Int64
 	wg         sync.WaitGroup
-	lastBusy   atomic.Int64 // unix nanos of the last "too many sessions" log line
-	busyMuted  atomic.Int64 // refusals not logged since then
+	limit      ratelog.Limiter // warnings a peer can repeat at will: one line per cause per 10 s
 }
 
 // SessionEnd describes a finished or refused session.
@@ -119,7 +120,7 @@ func (srv *Server) Serve(ln net.Listener) error {
 		}
 		backoff = 0
 		if !srv.allowed(c.RemoteAddr()) {
-			srv.logger().Warn("agi: refused a peer outside [agi] allow", "peer", c.RemoteAddr().String())
+			srv.limit.Warn(srv.logger(), "refused", "agi: refused a peer outside [agi] allow", "peer", c.RemoteAddr().String())
 			c.Close()
 			srv.ended(SessionEnd{Outcome: "refused"})
 			continue
@@ -129,7 +130,8 @@ func (srv *Server) Serve(ln net.Listener) error {
 			go srv.serveConn(c)
 		case errBusy:
 			c.Close()
-			srv.logBusy()
+			srv.limit.Warn(srv.logger(), "busy", "agi: too many sessions; refusing new ones (Asterisk continues with AGISTATUS=FAILURE)",
+				"max_sessions", srv.maxSessions())
 			srv.ended(SessionEnd{Outcome: "busy"})
 		default:
 			c.Close()
@@ -225,7 +227,7 @@ func (srv *Server) serveConn(c net.Conn) {
 	}()
 	env, err := readEnv(br)
 	if err != nil {
-		log.Warn("agi: dropped a session with a bad environment block", "peer", c.RemoteAddr().String(), "err", err)
+		srv.limit.Warn(log, "bad_env", "agi: dropped a session with a bad environment block", "peer", c.RemoteAddr().String(), "err", err)
 		srv.ended(SessionEnd{Outcome: "bad_env", Duration: time.Since(start)})
 		return
 	}
@@ -238,6 +240,7 @@ func (srv *Server) serveConn(c net.Conn) {
 		params:  params,
 		args:    envArgs(env),
 		log:     log,
+		limit:   &srv.limit,
 		trace:   srv.Trace && log.Enabled(ctx, slog.LevelDebug),
 		cmdTO:   cmp.Or(srv.CommandTimeout, DefaultCommandTimeout),
 		end:     start.Add(cmp.Or(srv.SessionTimeout, DefaultSessionTimeout)),
@@ -252,7 +255,7 @@ func (srv *Server) serveConn(c net.Conn) {
 	outcome := "panic"
 	defer func() {
 		if p := recover(); p != nil {
-			log.Error("agi: handler panicked; session closed, the dialplan continues", "script", name, "panic", fmt.Sprint(p))
+			srv.limit.Log(log, slog.LevelError, "panic", "agi: handler panicked; session closed, the dialplan continues", "script", name, "panic", fmt.Sprint(p))
 		}
 		srv.ended(SessionEnd{Script: name, Outcome: outcome, Commands: s.Commands, Duration: time.Since(start)})
 	}()
@@ -310,18 +313,6 @@ func (srv *Server) allowed(a net.Addr) bool {
 		}
 	}
 	return false
-}
-
-// logBusy logs at most one line per 10 s while sessions are refused.
-func (srv *Server) logBusy() {
-	now := time.Now().UnixNano()
-	last := srv.lastBusy.Load()
-	if now-last < int64(10*time.Second) || !srv.lastBusy.CompareAndSwap(last, now) {
-		srv.busyMuted.Add(1)
-		return
-	}
-	srv.logger().Warn("agi: too many sessions; refusing new ones (Asterisk continues with AGISTATUS=FAILURE)",
-		"max_sessions", srv.maxSessions(), "refused_since_last_line", srv.busyMuted.Swap(0)+1)
 }
 
 func (srv *Server) maxSessions() int {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/internal/astarg"
+	"github.com/odoo-agi/odoo-agi/internal/ratelog"
 )
 
 // maxReplyBytes bounds one reply line (a GET VARIABLE value can be long).
@@ -35,6 +36,7 @@ type Session struct {
 	args     []string
 	log      *slog.Logger
 	trace    bool
+	limit    *ratelog.Limiter // the server's, for warnings a peer can repeat
 	cmdTO    time.Duration
 	end      time.Time // session deadline
 	hungup   bool

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/odoo-agi/odoo-agi/dialplan"
+	"github.com/odoo-agi/odoo-agi/internal/ratelog"
 )
 
 // Caller places click-to-dial calls; *dialplan.Originator satisfies it.
@@ -47,6 +50,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	failures map[string]*failures
+	limit    ratelog.Limiter
 }
 
 type failures struct {
@@ -84,7 +88,11 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("POST /api/v1/originate", s.auth(http.HandlerFunc(s.originate)))
+	// A browser on another site must not place calls with credentials it
+	// has cached: refuse cross-origin requests (Sec-Fetch-Site, else Origin
+	// against Host). Clients that send neither, such as curl, are not
+	// browsers and pass.
+	mux.Handle("POST /api/v1/originate", http.NewCrossOriginProtection().Handler(s.auth(http.HandlerFunc(s.originate))))
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics) // counts and states only, like /healthz
 	}
@@ -122,7 +130,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.User)) == 1
 		if !ok || !userOK || !passOK {
 			s.failed(ip)
-			s.Logger.Warn("api: rejected a request with wrong or missing credentials", "client", ip, "path", r.URL.Path)
+			s.limit.Warn(s.Logger, "auth", "api: rejected a request with wrong or missing credentials", "client", ip, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Basic realm="odoo-agi", charset="UTF-8"`)
 			fail(w, http.StatusUnauthorized, "wrong or missing credentials")
 			return
@@ -186,11 +194,21 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 		// The server's WriteTimeout is short; a call rings for longer.
 		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.CallTimeout()))
 	}
+	// Only JSON: a form (text/plain, urlencoded) is what a cross-site page
+	// can send without a preflight.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		fail(w, http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
+		return
+	}
 	var req originateRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		fail(w, http.StatusBadRequest, fmt.Sprintf("the body must be JSON {\"user\": \"john\", \"number\": \"0475 12 34 56\"}: %v", err))
+	err := dec.Decode(&req)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("data after the JSON object")
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, fmt.Sprintf("the body must be one JSON object {\"user\": \"john\", \"number\": \"0475 12 34 56\"}: %v", err))
 		return
 	}
 	if strings.TrimSpace(req.User) == "" || strings.TrimSpace(req.Number) == "" {

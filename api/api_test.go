@@ -89,7 +89,16 @@ func start(t *testing.T, hash string, useTLS bool) *env {
 
 func (e *env) post(t *testing.T, user, pass, body string) (int, map[string]string) {
 	t.Helper()
+	return e.postWith(t, user, pass, body, map[string]string{"Content-Type": "application/json"})
+}
+
+// postWith sends body with these headers, as a browser or a script would.
+func (e *env) postWith(t *testing.T, user, pass, body string, headers map[string]string) (int, map[string]string) {
+	t.Helper()
 	req, _ := http.NewRequest("POST", e.url+"/api/v1/originate", strings.NewReader(body))
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	if user != "" {
 		req.SetBasicAuth(user, pass)
 	}
@@ -235,4 +244,41 @@ func TestWithoutAPasswordHashTheOriginateRouteIsOff(t *testing.T) {
 	if code != http.StatusForbidden || !strings.Contains(out["error"], "password_hash") || len(e.pbx.Originates()) != 0 {
 		t.Errorf("got %d %v", code, out)
 	}
+}
+
+// TestCrossSiteRequestsCannotPlaceCalls: what a page on another site can
+// make a browser send, with the basic-auth credentials it has cached, is
+// refused; a script's request (no Origin) is not.
+func TestCrossSiteRequestsCannotPlaceCalls(t *testing.T) {
+	e := start(t, mustHash(t), false)
+	form := `{"user":"john","number":"0475123456"}=` // <form enctype="text/plain"> with one field
+	cases := []struct {
+		name    string
+		body    string
+		headers map[string]string
+		code    int
+	}{
+		{"a text/plain form from another origin", form, map[string]string{"Content-Type": "text/plain", "Origin": "http://evil.example"}, 403},
+		{"a text/plain form with no Origin", form, map[string]string{"Content-Type": "text/plain"}, 415},
+		{"JSON from another origin", `{"user":"john","number":"0475123456"}`, map[string]string{"Content-Type": "application/json", "Origin": "http://evil.example"}, 403},
+		{"JSON from another site, by Sec-Fetch-Site", `{"user":"john","number":"0475123456"}`, map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, 403},
+		{"JSON with trailing data", form, map[string]string{"Content-Type": "application/json"}, 400},
+		{"an urlencoded form", "user=john&number=0475123456", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, 415},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := e.postWith(t, "odoo", "correct horse", tc.body, tc.headers)
+			if code != tc.code {
+				t.Errorf("got %d %v, want %d", code, out, tc.code)
+			}
+		})
+	}
+	if n := len(e.pbx.Originates()); n != 0 {
+		t.Fatalf("%d calls placed by refused requests", n)
+	}
+	t.Run("a script's JSON request still works", func(t *testing.T) {
+		if code, out := e.post(t, "odoo", "correct horse", `{"user":"john","number":"0475123456"}`); code != 200 {
+			t.Errorf("got %d %v", code, out)
+		}
+	})
 }

@@ -37,6 +37,26 @@ type Flows struct {
 	Logger    *slog.Logger
 	Recorder  Recorder // the call log; nil when it is off
 	settings  atomic.Pointer[Settings]
+	lookups   [lookup.Unavailable + 1]atomic.Int64 // calls' lookups by status
+}
+
+// lookup looks a caller up for a call, and counts it.
+func (f *Flows) lookup(ctx context.Context, raw string) lookup.Result {
+	r := f.Directory.Lookup(ctx, raw)
+	if int(r.Status) < len(f.lookups) {
+		f.lookups[r.Status].Add(1)
+	}
+	return r
+}
+
+// LookupCounts reports the lookups that calls made, by status: the call
+// log's and click-to-dial's are not counted here.
+func (f *Flows) LookupCounts() map[lookup.Status]int64 {
+	out := make(map[lookup.Status]int64, len(f.lookups))
+	for st := lookup.Found; st <= lookup.Unavailable; st++ {
+		out[st] = f.lookups[st].Load()
+	}
+	return out
 }
 
 // NewFlows returns the flows with their first settings.
@@ -88,7 +108,7 @@ func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 		raw = a
 	}
 	lctx, cancel := context.WithDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
-	r := f.Directory.Lookup(lctx, raw)
+	r := f.lookup(lctx, raw)
 	cancel()
 	vars := f.IncomingVars(st, r, s.Env("calleridname"), raw)
 	if err := s.SetMany(ctx, vars); err != nil {
@@ -143,7 +163,7 @@ func (f *Flows) Outgoing(ctx context.Context, s *agi.Session) {
 		raw = s.Env("extension")
 	}
 	lctx, cancel := context.WithDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
-	r := f.Directory.Lookup(lctx, raw)
+	r := f.lookup(lctx, raw)
 	cancel()
 	vars := []agi.Var{
 		{Name: "ODOO_LOOKUP", Value: r.Status.String()},

@@ -222,3 +222,18 @@ func TestEveryPresetReachesAsteriskIntactOnPJSIPAndChanSIP(t *testing.T) {
 		}
 	}
 }
+
+// TestOnlyCallsCountAsCallLookups: lookups_total counts calls, so the
+// click-to-dial's lookup of the partner's name is not one of them.
+func TestOnlyCallsCountAsCallLookups(t *testing.T) {
+	w := newWorld(t, dialplan.Settings{Users: clickUsers()})
+	_, orig, _ := w.pbx(t)
+	w.call(t, "+3225551234", "TRUNK")
+	if _, err := orig.Call(context.Background(), dialplan.CallRequest{User: "john", Number: "02 555 12 34"}); err != nil {
+		t.Fatal(err)
+	}
+	calls, all := w.flows.LookupCounts(), w.dir.LookupCounts()
+	if calls[lookup.Found] != 1 || all[lookup.Found] != 2 {
+		t.Errorf("call lookups %v, directory lookups %v; want 1 and 2 FOUND", calls, all)
+	}
+}

@@ -1,16 +1,19 @@
 package lookup_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
 )
@@ -301,3 +304,34 @@ func TestAMissingMobileFieldIsNotAsked(t *testing.T) {
 		t.Errorf("got %q", n)
 	}
 }
+
+// TestAFailingRefreshLogsOncePerOutage: Odoo down for many refreshes
+// gives one line, and one more when it answers again.
+func TestAFailingRefreshLogsOncePerOutage(t *testing.T) {
+	o, url := emulator(t)
+	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	d := directory(t, url, func(c *lookup.Config) { c.RefreshInterval = 10 * time.Millisecond; c.Logger = log })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	wait.For(t, "the first sync", 5*time.Second, func() bool { return d.State().Loaded })
+	o.SetDown(true)
+	wait.For(t, "twenty failed refreshes", 5*time.Second, func() bool { return o.TotalCalls() > 40 })
+	o.SetDown(false)
+	text := func() string { mu.Lock(); defer mu.Unlock(); return logs.String() }
+	wait.For(t, "the all-clear", 5*time.Second, func() bool { return strings.Contains(text(), "Odoo answers again") })
+	if n := strings.Count(text(), "refresh failed"); n != 1 {
+		t.Errorf("%d lines for one outage, want 1:\n%s", n, text())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

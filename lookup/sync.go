@@ -6,6 +6,7 @@ package lookup
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/odoo"
@@ -24,16 +25,18 @@ func (d *Directory) Run(ctx context.Context) {
 	d.mu.Lock()
 	synced := !d.lastSync.IsZero()
 	d.mu.Unlock()
+	var down outage
 	backoff := time.Second
 	for !synced {
 		err := d.Sync(ctx)
 		if err == nil {
+			down.over(d.log)
 			break
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		d.log.Error("lookup: full sync failed; retrying", "err", err, "in", backoff)
+		down.failed(d.log, "lookup: full sync failed; retrying until Odoo answers", err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -49,10 +52,48 @@ func (d *Directory) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := d.Refresh(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("lookup: refresh failed; serving the last index", "err", err)
+		err := d.Refresh(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			down.failed(d.log, "lookup: refresh failed; serving the last index until Odoo answers", err)
+		default:
+			down.over(d.log)
 		}
 	}
+}
+
+// outageEvery is how often a failure that lasts is logged again.
+const outageEvery = 5 * time.Minute
+
+// outage logs a run of failed syncs: the first at once, then once every
+// outageEvery while it lasts, with how many failed, and one line when
+// Odoo answers again.
+type outage struct {
+	since, logged time.Time
+	failures      int
+}
+
+func (o *outage) failed(log *slog.Logger, msg string, err error) {
+	o.failures++
+	now := time.Now()
+	switch {
+	case o.since.IsZero():
+		o.since, o.logged = now, now
+		log.Warn(msg, "err", err)
+	case now.Sub(o.logged) >= outageEvery:
+		o.logged = now
+		log.Warn(msg, "err", err, "failing_for", now.Sub(o.since).Round(time.Second), "failures", o.failures)
+	}
+}
+
+func (o *outage) over(log *slog.Logger) {
+	if o.since.IsZero() {
+		return
+	}
+	log.Info("lookup: Odoo answers again", "was_down_for", time.Since(o.since).Round(time.Second), "failures", o.failures)
+	*o = outage{}
 }
 
 // Sync reads every partner into a new index and swaps it in; lookups

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +31,9 @@ type Config struct {
 // Client calls Odoo's external API over XML-RPC. It logs in once and
 // reuses the uid: authenticate costs about 0.8 s on a real Odoo.
 type Client struct {
-	cfg  Config
-	http *http.Client
+	cfg   Config
+	shown string // cfg.URL with its password redacted, for messages
+	http  *http.Client
 
 	mu  sync.Mutex
 	uid int
@@ -55,7 +57,7 @@ func New(cfg Config) *Client {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 	}
-	return &Client{cfg: cfg, http: &http.Client{Transport: tr, Timeout: cfg.Timeout}}
+	return &Client{cfg: cfg, shown: RedactURL(cfg.URL), http: &http.Client{Transport: tr, Timeout: cfg.Timeout}}
 }
 
 // Login authenticates and caches the uid.
@@ -134,26 +136,27 @@ func (c *Client) call(ctx context.Context, service, fn, model, method string, ou
 
 func (c *Client) post(ctx context.Context, service, fn, model, method string, out *any, args []any) error {
 	url := c.cfg.URL + "/xmlrpc/2/" + service
+	shown := c.shown + "/xmlrpc/2/" + service
 	body, err := xmlrpc.EncodeMethodCall(fn, args...)
 	if err != nil {
 		return fmt.Errorf("odoo: encode %s: %w", fn, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return &Error{Kind: ErrUnreachable, Err: err, Msg: fmt.Sprintf("odoo: bad URL %q (check [odoo] url): %v", c.cfg.URL, err)}
+		return &Error{Kind: ErrUnreachable, Err: err, Msg: fmt.Sprintf("odoo: bad URL %q (check [odoo] url)", c.shown)}
 	}
 	req.Header.Set("Content-Type", "text/xml")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return &Error{Kind: ErrUnreachable, Err: err, Msg: fmt.Sprintf("odoo: cannot reach %s: %s", c.cfg.URL, shortNetErr(err))}
+		return &Error{Kind: ErrUnreachable, Err: err, Msg: fmt.Sprintf("odoo: cannot reach %s: %s", c.shown, shortNetErr(err))}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return &Error{Kind: ErrUnreachable, Err: err, Msg: fmt.Sprintf("odoo: reading the answer from %s: %s", c.cfg.URL, shortNetErr(err))}
+		return &Error{Kind: ErrUnreachable, Err: err, Msg: fmt.Sprintf("odoo: reading the answer from %s: %s", c.shown, shortNetErr(err))}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return &Error{Kind: ErrUnreachable, Msg: fmt.Sprintf("odoo: %s answered HTTP %d (is Odoo running behind it?)", url, resp.StatusCode)}
+		return &Error{Kind: ErrUnreachable, Msg: fmt.Sprintf("odoo: %s answered HTTP %d (is Odoo running behind it?)", shown, resp.StatusCode)}
 	}
 	r := xmlrpc.Response(data)
 	if err := r.Err(); err != nil {
@@ -161,12 +164,25 @@ func (c *Client) post(ctx context.Context, service, fn, model, method string, ou
 		if errors.As(err, &f) {
 			return c.fault(f, model, method)
 		}
-		return &Error{Kind: ErrServer, Err: err, Msg: fmt.Sprintf("odoo: unreadable answer from %s: %v", url, err)}
+		return &Error{Kind: ErrServer, Err: err, Msg: fmt.Sprintf("odoo: unreadable answer from %s: %v", shown, err)}
 	}
 	if err := r.Unmarshal(out); err != nil {
-		return &Error{Kind: ErrServer, Err: err, Msg: fmt.Sprintf("odoo: unreadable answer from %s: %v", url, err)}
+		return &Error{Kind: ErrServer, Err: err, Msg: fmt.Sprintf("odoo: unreadable answer from %s: %v", shown, err)}
 	}
 	return nil
+}
+
+// RedactURL returns u with the password of its user info, if any, replaced
+// by "xxxxx": a URL is logged and shown, its password never.
+func RedactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		if i := strings.LastIndexByte(u, '@'); i >= 0 {
+			return "(redacted)@" + u[i+1:]
+		}
+		return u
+	}
+	return p.Redacted()
 }
 
 func shortNetErr(err error) string {

@@ -56,7 +56,7 @@ func (c *Client) fault(f xmlrpc.FaultError, model, method string) error {
 		e.Kind = ErrServer
 		if strings.Contains(f.String, "does not exist") && strings.Contains(f.String, "database") {
 			e.Err = ErrNoDatabase
-			e.Msg = fmt.Sprintf("odoo: database %q does not exist on %s (check [odoo] db)", c.cfg.DB, c.cfg.URL)
+			e.Msg = fmt.Sprintf("odoo: database %q does not exist on %s (check [odoo] db)", c.cfg.DB, c.shown)
 		} else {
 			e.Msg = fmt.Sprintf("odoo: server error in %s.%s: %s", model, method, last)
 		}

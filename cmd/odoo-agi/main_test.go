@@ -190,6 +190,7 @@ func TestServeAnswersTheControlAPI(t *testing.T) {
 	})
 	req, _ := http.NewRequest("POST", "http://"+apiAddr+"/api/v1/originate", strings.NewReader(`{"user": "john", "number": "+3225551234"}`))
 	req.SetBasicAuth("odoo", "correct horse")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -200,9 +201,11 @@ func TestServeAnswersTheControlAPI(t *testing.T) {
 	if resp.StatusCode != 200 || out["status"] != "answered" || len(pbx.Originates()) != 1 {
 		t.Errorf("originate: %d %v", resp.StatusCode, out)
 	}
+	// lookups_total counts calls' lookups only: the click-to-dial's is a
+	// directory lookup.
 	metrics := get(t, "http://"+apiAddr+"/metrics")
 	for _, want := range []string{"odoo_agi_index_numbers 1", "odoo_agi_ami_connected 1", `odoo_agi_odoo_rpc_duration_seconds_count{method="res.partner.search_read"}`,
-		`odoo_agi_lookups_total{status="FOUND"} 1`, "go_goroutines"} {
+		`odoo_agi_lookups_total{status="FOUND"} 0`, `odoo_agi_directory_lookups_total{status="FOUND"} 1`, "go_goroutines"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/calllog"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 // Duration reads "200ms" and friends from TOML.
@@ -188,6 +189,21 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
+// wideOpen reports an allowlist that admits more than loopback while
+// FastAGI listens beyond it.
+func (c *Config) wideOpen() bool {
+	host, _, _ := net.SplitHostPort(c.AGI.Listen)
+	if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() || host == "localhost" {
+		return false
+	}
+	for _, p := range c.allow {
+		if !p.Addr().IsLoopback() || p.Bits() < 8 {
+			return true
+		}
+	}
+	return false
+}
+
 // Validate checks every key and fills what is derived from them.
 func (c *Config) Validate() error {
 	if c.Log.Format != "text" && c.Log.Format != "json" {
@@ -208,12 +224,15 @@ func (c *Config) Validate() error {
 		}
 		c.allow = append(c.allow, p)
 	}
+	if c.AGI.MaxSessions < 1 {
+		return fmt.Errorf("[agi] max_sessions = %d: want at least 1; it caps the FastAGI sessions served at once", c.AGI.MaxSessions)
+	}
 	if c.AGI.LookupTimeout.Duration <= 0 || c.AGI.LookupTimeout.Duration > 5*time.Second {
 		return fmt.Errorf("[agi] lookup_timeout = %v: want more than 0 and at most 5s; a call waits this long for a name", c.AGI.LookupTimeout)
 	}
 	u, err := url.Parse(c.Odoo.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("[odoo] url = %q: want http(s)://host[:port], e.g. http://127.0.0.1:8069", c.Odoo.URL)
+		return fmt.Errorf("[odoo] url = %q: want http(s)://host[:port], e.g. http://127.0.0.1:8069", odoo.RedactURL(c.Odoo.URL))
 	}
 	if c.Odoo.DB == "" || c.Odoo.User == "" {
 		return fmt.Errorf("[odoo] db and user must not be empty")

@@ -111,7 +111,7 @@ func New(c *Config, o Options) (d *Daemon, err error) {
 	if err := d.openAPI(c); err != nil {
 		return nil, err
 	}
-	d.metrics.watch(d.Directory, d.AMI, d.Spool, d.Retry, d.Deliverer)
+	d.metrics.watch(d.Flows, d.Directory, d.AMI, d.Spool, d.Retry, d.Deliverer)
 	return d, nil
 }
 
@@ -257,6 +257,10 @@ func levelOf(debug bool) slog.Level {
 func warnings(c *Config, log *slog.Logger) {
 	if c.Odoo.Password == "asterisk1" {
 		log.Warn("!!! [odoo] password is still the default \"asterisk1\": anyone who knows the default can read your contacts. Change it in Odoo and in " + c.Path + " !!!")
+	}
+	if c.wideOpen() {
+		log.Warn("!!! FastAGI has no authentication: [agi] listen is beyond loopback and [agi] allow admits other hosts; anyone they let through can query contacts and log calls. Firewall port "+c.AGI.Listen+" to your Asterisk servers only !!!",
+			"listen", c.AGI.Listen, "allow", c.AGI.Allow)
 	}
 	if st, err := os.Stat(c.Path); err == nil && st.Mode().Perm()&0o004 != 0 {
 		log.Warn("the config file can be read by every user on this machine, and it holds the Odoo password; run: chmod 640 "+c.Path, "mode", st.Mode().Perm().String())

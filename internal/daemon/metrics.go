@@ -12,6 +12,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/agi"
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/calllog"
+	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
 )
@@ -51,8 +52,8 @@ func newMetrics(routed func(string) bool) *metrics {
 }
 
 // watch adds the state read at scrape time; mgr, spool and d may be nil.
-func (m *metrics) watch(dir *lookup.Directory, mgr *ami.Client, spool, retry *calllog.Spool, d *calllog.Deliverer) {
-	m.reg.MustRegister(&stateCollector{dir: dir, mgr: mgr, spool: spool, retry: retry, d: d})
+func (m *metrics) watch(flows *dialplan.Flows, dir *lookup.Directory, mgr *ami.Client, spool, retry *calllog.Spool, d *calllog.Deliverer) {
+	m.reg.MustRegister(&stateCollector{flows: flows, dir: dir, mgr: mgr, spool: spool, retry: retry, d: d})
 }
 
 // session counts one FastAGI session. Its route label is a registered route,
@@ -100,6 +101,7 @@ func (m *metrics) handler() http.Handler {
 
 // stateCollector reads the index, AMI and call-log state at scrape time.
 type stateCollector struct {
+	flows *dialplan.Flows
 	dir   *lookup.Directory
 	mgr   *ami.Client
 	spool *calllog.Spool
@@ -108,7 +110,8 @@ type stateCollector struct {
 }
 
 var (
-	descLookups   = prometheus.NewDesc("odoo_agi_lookups_total", "Caller lookups by status (FOUND, NOTFOUND, SKIPPED, UNAVAILABLE).", []string{"status"}, nil)
+	descLookups   = prometheus.NewDesc("odoo_agi_lookups_total", "Lookups made by calls (incoming, outgoing) by status (FOUND, NOTFOUND, SKIPPED, UNAVAILABLE).", []string{"status"}, nil)
+	descDirLookup = prometheus.NewDesc("odoo_agi_directory_lookups_total", "Every directory lookup, the call log's and click-to-dial's included, by status.", []string{"status"}, nil)
 	descNumbers   = prometheus.NewDesc("odoo_agi_index_numbers", "Phone numbers in the in-memory index.", nil, nil)
 	descPartners  = prometheus.NewDesc("odoo_agi_index_partners", "Partners in the in-memory index.", nil, nil)
 	descComplete  = prometheus.NewDesc("odoo_agi_index_complete", "1 when the index holds every number (a miss needs no Odoo query).", nil, nil)
@@ -124,15 +127,18 @@ var (
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLookups, descNumbers, descPartners, descComplete, descLastSync, descAMI,
+	for _, d := range []*prometheus.Desc{descLookups, descDirLookup, descNumbers, descPartners, descComplete, descLastSync, descAMI,
 		descPending, descSpooled, descDropped, descDelivered, descRejected, descRetrying, descFailures} {
 		ch <- d
 	}
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	for st, n := range c.dir.LookupCounts() {
+	for st, n := range c.flows.LookupCounts() {
 		ch <- prometheus.MustNewConstMetric(descLookups, prometheus.CounterValue, float64(n), st.String())
+	}
+	for st, n := range c.dir.LookupCounts() {
+		ch <- prometheus.MustNewConstMetric(descDirLookup, prometheus.CounterValue, float64(n), st.String())
 	}
 	s := c.dir.State()
 	ch <- prometheus.MustNewConstMetric(descNumbers, prometheus.GaugeValue, float64(s.Numbers))
