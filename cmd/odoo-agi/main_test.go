@@ -367,3 +367,116 @@ func TestSIGHUPReloadsTheRunningServer(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// TestNoSecretReachesAnyOutput runs serve with debug on and a secret in
+// every field that holds one, the Odoo URL's user info included, takes
+// Odoo down and up, places calls and API requests, and runs ping and
+// lookup: none of their output holds a secret.
+func TestNoSecretReachesAnyOutput(t *testing.T) {
+	o, url := odootest.StartT(t)
+	o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
+	o.SetPassword("asterisk1", "OdooS3cret")
+	pbx := amitest.New()
+	pbx.AddUser("odoo", amitest.User{Secret: "AmiS3cret", Originate: true})
+	amiAddr, err := pbx.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pbx.Stop)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("ApiS3cret"), bcrypt.MinCost)
+	secrets := []string{"UrlS3cret", "OdooS3cret", "AmiS3cret", "ApiS3cret", string(hash)}
+	agiAddr, apiAddr := freeAddr(t), freeAddr(t)
+	p := writeConfig(t, fmt.Sprintf(`debug = true
+[agi]
+listen = %q
+[odoo]
+url = %q
+password = "OdooS3cret"
+refresh_interval = "1s"
+cache_file = %q
+[ami]
+address = %q
+secret = "AmiS3cret"
+[api]
+listen = %q
+password_hash = %q
+[originate]
+timeout = "5s"
+[[users]]
+login = "john"
+exten = "101"
+  [[users.channels]]
+  name = "PJSIP/101"
+  originate = true
+`, agiAddr, strings.Replace(url, "http://", "http://odoouser:UrlS3cret@", 1), filepath.Join(t.TempDir(), "snap"), amiAddr, apiAddr, hash))
+	var out []string
+	logs := &syncBuf{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmdServe(ctx, []string{"-config", p}, logs) }()
+	defer func() {
+		cancel()
+		<-done
+		for _, s := range append(out, logs.String()) {
+			for _, secret := range secrets {
+				if strings.Contains(s, secret) {
+					t.Errorf("%q was shown:\n%s", secret, s)
+				}
+			}
+		}
+	}()
+	waitFor(t, "the index", func() bool {
+		resp, err := http.Get("http://" + apiAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer ccancel()
+	agitest.Call{Script: "incoming", Env: map[string]string{"callerid": "025551234"}}.Run(cctx, agiAddr)
+	for _, pass := range []string{"ApiS3cret", "wrong"} {
+		req, _ := http.NewRequest("POST", "http://"+apiAddr+"/api/v1/originate", strings.NewReader(`{"user":"john","number":"025551234"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("odoo", pass)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			out = append(out, string(b))
+		}
+	}
+	o.SetDown(true)
+	waitFor(t, "a failed refresh", func() bool { return strings.Contains(logs.String(), "refresh failed") })
+	out = append(out, get(t, "http://"+apiAddr+"/healthz"), get(t, "http://"+apiAddr+"/metrics"))
+	if !strings.Contains(out[len(out)-2], "odoouser:xxxxx@") {
+		t.Errorf("/healthz does not show the redacted URL in its last error:\n%s", out[len(out)-2])
+	}
+	for _, args := range [][]string{{"ping", "-config", p}, {"lookup", "-config", p, "025551234"}} {
+		var stdout, stderr bytes.Buffer
+		run(args, &stdout, &stderr)
+		out = append(out, stdout.String(), stderr.String())
+	}
+	o.SetDown(false)
+}
+
+func TestABadTLSKeyStopsServeAtStart(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(cert, []byte("not a certificate"), 0o600)
+	os.WriteFile(key, []byte("not a key"), 0o600)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
+	p := writeConfig(t, fmt.Sprintf("[agi]\nlisten = %q\n[odoo]\ncache_file = \"\"\n[api]\nlisten = %q\npassword_hash = %q\ntls_cert = %q\ntls_key = %q\n",
+		freeAddr(t), freeAddr(t), hash, cert, key))
+	var stdout, stderr bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run([]string{"serve", "-config", p}, &stdout, &stderr) }()
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(stderr.String(), "tls_cert") || strings.Contains(stderr.String(), "serving") {
+			t.Errorf("exit %d\n%s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve kept running with a bad TLS key")
+	}
+}

@@ -69,12 +69,12 @@ type Daemon struct {
 // New builds the daemon and opens its listeners and spool, so that a bad
 // address, certificate or spool directory is an error before anything
 // serves. Close what New opened by running the daemon, or with Close.
-func New(c *Config, o Options) (d *Daemon, err error) {
+func New(c *Config, o Options) (_ *Daemon, err error) {
 	logs := o.Logs
 	if logs == nil {
 		logs = os.Stderr
 	}
-	d = &Daemon{version: cmp.Or(o.Version, "dev"), level: new(slog.LevelVar), started: c, agiLn: o.AGIListener, apiLn: o.APIListener}
+	d := &Daemon{version: cmp.Or(o.Version, "dev"), level: new(slog.LevelVar), started: c, agiLn: o.AGIListener, apiLn: o.APIListener}
 	d.running.Store(c)
 	d.Log = NewLogger(logs, c.Log.Format, d.level)
 	d.level.Set(levelOf(c.Debug))

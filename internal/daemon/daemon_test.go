@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -162,9 +164,19 @@ func TestReloadAppliesWhatItCanAndNamesWhatNeedsARestartUntilOne(t *testing.T) {
 func TestMetricsLabelOnlyRegisteredRoutes(t *testing.T) {
 	p := writeConfig(t, "[odoo]\ncache_file = \"\"\n[api]\nlisten = \"\"\n")
 	d := newTestDaemon(t, p, &syncBuf{})
-	for i := range 5000 {
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	for i := range 20000 {
 		d.metrics.session(agiEnd("incoming"))
-		d.metrics.session(agiEnd(strings.Repeat("x", 200) + string(rune('a'+i%26)) + string(rune(i))))
+		d.metrics.session(agiEnd(fmt.Sprintf("%d-%s", i, strings.Repeat("x", 2000))))
+	}
+	if grew := int64(heap()) - int64(before); grew > 1<<20 {
+		t.Errorf("20,000 unique 2 KB script names grew the heap by %d KB", grew>>10)
 	}
 	families, err := d.metrics.reg.Gather()
 	if err != nil {
@@ -236,5 +248,57 @@ func BenchmarkMetricsSession(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.session(e)
+	}
+}
+
+func TestALoadConfigRefusesNoSessions(t *testing.T) {
+	for _, n := range []string{"0", "-5"} {
+		p := writeConfig(t, "[agi]\nmax_sessions = "+n+"\n")
+		if _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), "[agi] max_sessions") {
+			t.Errorf("max_sessions = %s: %v", n, err)
+		}
+	}
+}
+
+func TestAWideOpenFastAGIWarnsAtStart(t *testing.T) {
+	cases := []struct {
+		listen, allow string
+		warn          bool
+	}{
+		{"0.0.0.0:4573", `["0.0.0.0/0"]`, true},
+		{"0.0.0.0:4573", `["192.0.2.10/32"]`, true},
+		{"0.0.0.0:4573", `["127.0.0.1/32"]`, false},
+		{"127.0.0.1:4573", `["0.0.0.0/0"]`, false},
+	}
+	for _, tc := range cases {
+		p := writeConfig(t, fmt.Sprintf("[agi]\nlisten = %q\nallow = %s\n", tc.listen, tc.allow))
+		c, err := LoadConfig(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := &syncBuf{}
+		warnings(c, NewLogger(logs, "text", slog.LevelInfo))
+		if got := strings.Contains(logs.String(), "FastAGI has no authentication"); got != tc.warn {
+			t.Errorf("listen %s, allow %s: warned %v, want %v", tc.listen, tc.allow, got, tc.warn)
+		}
+	}
+}
+
+// TestADeadListenerEndsRun: the service manager restarts what exits, so a
+// listener that dies while serving ends Run with an error.
+func TestADeadListenerEndsRun(t *testing.T) {
+	p := writeConfig(t, "[odoo]\ncache_file = \"\"\nurl = \"http://127.0.0.1:1\"\n[api]\nlisten = \"\"\n")
+	d := newTestDaemon(t, p, &syncBuf{})
+	done := make(chan error, 1)
+	go func() { done <- d.Run(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	d.agiLn.Close()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "FastAGI stopped") {
+			t.Errorf("Run = %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run went on without its FastAGI listener")
 	}
 }
