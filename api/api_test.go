@@ -38,6 +38,7 @@ func (noDirectory) Lookup(context.Context, string) lookup.Result {
 	return lookup.Result{Status: lookup.NotFound}
 }
 func (noDirectory) UserID(string) (int, bool) { return 0, false }
+func (noDirectory) UserName(string) string    { return "" }
 
 type env struct {
 	url    string

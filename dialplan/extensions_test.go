@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,6 +159,7 @@ func (noDirectory) Lookup(context.Context, string) lookup.Result {
 	return lookup.Result{Status: lookup.NotFound}
 }
 func (noDirectory) UserID(string) (int, bool) { return 0, false }
+func (noDirectory) UserName(string) string    { return "" }
 
 // TestOriginateVariablesMatchTheSnippet: every ODOO_* the first leg reads
 // is sent, and the handler's key is the one the Go side computes.
@@ -231,5 +233,35 @@ func TestHangupArgumentsMatchTheFlow(t *testing.T) {
 	}
 	if pushes != 2 {
 		t.Errorf("%d hangup handler pushes in the snippet, want 2 (incoming, outgoing)", pushes)
+	}
+}
+
+// TestTheSecondLegCarriesTheUsersCallerID: a Local channel copies the
+// answering phone's connected line into its ;1 caller (core_unreal.c
+// unreal_colp_redirect_indicate), so the snippet must keep the phones'
+// identity out (Dial's I option) and set the user's caller ID again on the
+// first leg before it dials out. The AMI emulator cannot show what Asterisk
+// does with connected lines; this pins the dialplan that handles it.
+func TestTheSecondLegCarriesTheUsersCallerID(t *testing.T) {
+	var dial []string
+	ringIgnoresPhones := false
+	for _, p := range parseExtensions(t, "../extensions_odoo.conf") {
+		if p.context != OriginateContext {
+			continue
+		}
+		if p.exten == "ring" && p.app == "Dial" {
+			opts := strings.Split(p.args, ",")
+			ringIgnoresPhones = len(opts) >= 3 && strings.Contains(strings.SplitN(opts[2], "(", 2)[0], "I")
+		}
+		if p.exten == OriginateExten {
+			dial = append(dial, p.app+"("+p.args+")")
+		}
+	}
+	if !ringIgnoresPhones {
+		t.Error("ring's Dial lacks the I option: the answering phone's identity would reach the first leg")
+	}
+	want := []string{"Set(CALLERID(num)=${ODOO_USER_NUM})", "Set(CALLERID(name)=${ODOO_USER_NAME})", "Goto(${ODOO_DIAL_CONTEXT},${ODOO_DIAL_NUMBER},1)"}
+	if len(dial) < len(want) || !slices.Equal(dial[len(dial)-len(want):], want) {
+		t.Errorf("%s@%s runs %q; want it to end with %q", OriginateExten, OriginateContext, dial, want)
 	}
 }

@@ -16,6 +16,7 @@ import (
 type Directory interface {
 	Lookup(ctx context.Context, raw string) lookup.Result
 	UserID(login string) (int, bool)
+	UserName(login string) string // the user's name in Odoo, "" if unknown
 }
 
 // DefaultLookupTimeout is how long a call waits for a name by default.

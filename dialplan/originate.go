@@ -1,6 +1,7 @@
 package dialplan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,12 @@ const (
 	// would hang up, and run the call log's hangup handler, as soon as
 	// the second leg is bridged.
 	OriginateChannel = "Local/ring@odoo-originate/n"
+	// Once a phone answers, the first leg runs dial@odoo-originate: it sets
+	// the user's caller ID again (a Local channel copies the answering
+	// phone's connected line into its ;1 caller, core_unreal.c
+	// unreal_colp_redirect_indicate), then goes to the user's context.
+	OriginateContext = "odoo-originate"
+	OriginateExten   = "dial"
 	// DefaultOriginateTimeout is how long the user's phones ring.
 	DefaultOriginateTimeout = 30 * time.Second
 )
@@ -128,12 +135,21 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 			vars = append(vars, ami.Var{Name: "_ODOO_AAH_" + key, Value: h.Name}, ami.Var{Name: "_ODOO_AAV_" + key, Value: h.Value})
 		}
 	}
+	// The phones show the partner, or the number: never the user's own name.
+	calleeName := cmp.Or(res.Partner, lookup.Pretty(e164), dialed)
+	userName := cmp.Or(o.Directory.UserName(u.Login), u.Login)
 	vars = append([]ami.Var{
 		{Name: "ODOO_DIAL", Value: strings.Join(names, "&")},
 		{Name: "ODOO_RING_TIMEOUT", Value: strconv.Itoa(int(timeout.Round(time.Second) / time.Second))},
 		{Name: "ODOO_CALLEE_NUM", Value: calleeNum},
-		{Name: "ODOO_CALLEE_NAME", Value: res.Partner},
+		{Name: "ODOO_CALLEE_NAME", Value: calleeName},
 		{Name: "ODOO_USER", Value: u.Login},
+		// dial@odoo-originate sets the second leg's caller ID from these,
+		// whichever phone answered, then goes to the user's context.
+		{Name: "ODOO_USER_NUM", Value: u.Exten},
+		{Name: "ODOO_USER_NAME", Value: userName},
+		{Name: "ODOO_DIAL_CONTEXT", Value: res.Context},
+		{Name: "ODOO_DIAL_NUMBER", Value: dialed},
 	}, vars...)
 	if req.PartnerID > 0 {
 		vars = append(vars, ami.Var{Name: "ODOO_PARTNER_ID", Value: strconv.Itoa(req.PartnerID)})
@@ -149,11 +165,11 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	}
 	act := ami.Originate{
 		Channel:   OriginateChannel,
-		Context:   res.Context,
-		Exten:     dialed,
+		Context:   OriginateContext,
+		Exten:     OriginateExten,
 		Priority:  1,
 		Timeout:   timeout,
-		CallerID:  userCallerID(u),
+		CallerID:  userCallerID(u, userName),
 		Variables: vars,
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout+10*time.Second)
@@ -211,18 +227,18 @@ func (o *Originator) target(raw string) (dialed, e164 string, err error) {
 	return dialed, e164, nil
 }
 
-// userCallerID is the caller ID of the second leg: the user's own, so
-// that the PBX applies its outbound caller ID rules.
-func userCallerID(u User) string {
+// userCallerID is the caller ID of the first leg: the user's own, so that
+// the PBX applies its outbound caller ID rules to the second.
+func userCallerID(u User, name string) string {
 	if u.Exten == "" {
 		return ""
 	}
-	name := strings.Map(func(r rune) rune {
+	name = strings.Map(func(r rune) rune {
 		if r == '"' || r == '\\' || r == '<' || r == '>' || r < 0x20 {
 			return -1
 		}
 		return r
-	}, u.Login)
+	}, name)
 	return fmt.Sprintf("%q <%s>", name, u.Exten)
 }
 

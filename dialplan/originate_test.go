@@ -52,8 +52,8 @@ func TestClickToDialOriginatesOnceWithEveryChannelAndItsHeader(t *testing.T) {
 		t.Fatalf("%d Originate actions, want exactly 1", len(got))
 	}
 	o := got[0]
-	headers := map[string]string{"Channel": "Local/ring@odoo-originate/n", "Context": "from-internal", "Exten": "025551234",
-		"Priority": "1", "Timeout": "25000", "CallerID": `"john" <101>`, "Async": "true"}
+	headers := map[string]string{"Channel": "Local/ring@odoo-originate/n", "Context": "odoo-originate", "Exten": "dial",
+		"Priority": "1", "Timeout": "25000", "CallerID": `"John Seller" <101>`, "Async": "true"}
 	for k, v := range headers {
 		if o.Header(k) != v {
 			t.Errorf("%s: %q, want %q", k, o.Header(k), v)
@@ -65,6 +65,10 @@ func TestClickToDialOriginatesOnceWithEveryChannelAndItsHeader(t *testing.T) {
 		"ODOO_CALLEE_NUM":        "+3225551234",
 		"ODOO_CALLEE_NAME":       "ACME SA, Zoë Müller",
 		"ODOO_USER":              "john",
+		"ODOO_USER_NUM":          "101",
+		"ODOO_USER_NAME":         "John Seller",
+		"ODOO_DIAL_CONTEXT":      "from-internal",
+		"ODOO_DIAL_NUMBER":       "025551234",
 		"_ODOO_AAH_PJSIP101":     "Alert-Info",
 		"_ODOO_AAV_PJSIP101":     "info=alert-autoanswer",
 		"_ODOO_AAH_PJSIP101soft": "Call-Info",

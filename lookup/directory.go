@@ -93,7 +93,8 @@ type Directory struct {
 	lastWrite int64 // newest write_date seen, Unix seconds
 	countries map[int]string
 	tags      map[int]string
-	users     map[string]int // login → res.users id
+	users     map[string]int    // login → res.users id
+	userNames map[string]string // login → the user's name in Odoo
 	fields    []string
 	refreshes int
 	lastSync  time.Time
@@ -266,6 +267,14 @@ func (d *Directory) UserID(login string) (int, bool) {
 	defer d.mu.Unlock()
 	id, ok := d.users[login]
 	return id, ok
+}
+
+// UserName returns a PBX user's name in Odoo ("John Seller"), once synced;
+// "" before.
+func (d *Directory) UserName(login string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.userNames[login]
 }
 
 // TagList joins tag names for ODOO_PARTNER_TAGS.

@@ -264,20 +264,21 @@ func (d *Directory) loadMeta(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	users := map[string]int{}
+	users, names := map[string]int{}, map[string]string{}
 	d.mu.Lock()
 	logins := d.cfg.UserLogins
 	d.mu.Unlock()
 	if len(logins) > 0 {
 		res, err := d.odoo.Execute(ctx, "res.users", "search_read",
 			[]any{[]any{[]any{"login", "in", odoo.List(logins)}}},
-			map[string]any{"fields": []any{"login"}, "context": map[string]any{"active_test": false}})
+			map[string]any{"fields": []any{"login", "name"}, "context": map[string]any{"active_test": false}})
 		if err != nil {
 			return err
 		}
 		for _, r := range odoo.Records(res) {
 			id, _ := odoo.Int(r["id"])
 			users[odoo.String(r["login"])] = id
+			names[odoo.String(r["login"])] = odoo.String(r["name"])
 		}
 		for _, l := range logins {
 			if _, ok := users[l]; !ok {
@@ -288,7 +289,7 @@ func (d *Directory) loadMeta(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	renamed := !sameMap(d.tags, tags)
-	d.countries, d.tags, d.users = countries, tags, users
+	d.countries, d.tags, d.users, d.userNames = countries, tags, users, names
 	if renamed {
 		for _, ts := range d.idx.tagSets {
 			ts.names = tagNames(tags, ts.ids)
