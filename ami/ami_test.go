@@ -258,3 +258,49 @@ func TestRunReconnectsAfterAsteriskRestarts(t *testing.T) {
 func waitFor(t *testing.T, what string, cond func() bool) {
 	wait.For(t, what, 5*time.Second, cond)
 }
+
+func TestSubscribersGetTheCallEventsAsAsteriskSendsThem(t *testing.T) {
+	s, addr := manager(t)
+	c, err := connect(t, addr, "odoo", "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := c.Subscribe(ctx, "DialBegin", "DialEnd", "Hangup")
+	trunk := amitest.Chan{Name: "PJSIP/trunk-00000000", State: 4, CallerIDNum: "+32475123456", CallerIDName: "Carrier",
+		Context: "from-trunk", Exten: "0475123456", Priority: 4, Uniqueid: "1795836198.0", Linkedid: "1795836198.0"}
+	phone := amitest.Chan{Name: "PJSIP/101-00000001", CallerIDNum: "101", CallerIDName: "Alice", Context: "from-internal",
+		Uniqueid: "1795836198.1", Linkedid: "1795836198.0"}
+	s.EmitNewchannel(trunk) // not asked for
+	s.EmitDialBegin(trunk, phone, "101")
+	s.EmitDialEnd(trunk, phone, "ANSWER")
+	s.EmitHangup(trunk, 16, "Normal Clearing")
+	var got []string
+	for range 3 {
+		select {
+		case m := <-events:
+			got = append(got, m.Get("Event")+" "+m.Get("Uniqueid")+" "+m.Get("DestChannel")+m.Get("DialStatus")+m.Get("Cause-txt"))
+		case <-time.After(2 * time.Second):
+			t.Fatalf("got %q, then nothing", got)
+		}
+	}
+	want := []string{"DialBegin 1795836198.0 PJSIP/101-00000001", "DialEnd 1795836198.0 PJSIP/101-00000001ANSWER", "Hangup 1795836198.0 Normal Clearing"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestWithoutReadCallNoEventArrivesNotEvenOriginateResponse(t *testing.T) {
+	s, addr := manager(t)
+	s.AddUser("deaf", amitest.User{Secret: "pw", Originate: true})
+	c, err := connect(t, addr, "deaf", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.Originate(ctx, ami.Originate{Channel: "Local/ring@odoo-originate/n", Context: "c", Exten: "1", Timeout: time.Second}); err == nil || !strings.Contains(err.Error(), "OriginateResponse") {
+		t.Errorf("Originate = %v; without read = call its outcome never arrives", err)
+	}
+}

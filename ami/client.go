@@ -61,20 +61,74 @@ type Client struct {
 	cur     *conn
 	lastErr error
 	since   time.Time
+	subs    map[*subscriber]struct{}
+	dropped atomic.Int64 // events a slow subscriber missed
+}
+
+// subscriber receives the events that answer no action.
+type subscriber struct {
+	names map[string]bool // event names, lower case; nil takes all
+	ch    chan Message
+}
+
+// Subscribe returns the events Asterisk sends of its own accord (DialBegin,
+// Hangup, …) whose names are among names (all when none), until ctx ends.
+// They arrive only while the manager user has the read permission for them
+// (read = call). A subscriber that falls 256 events behind loses the next
+// ones, counted in State. The channel is closed when ctx ends.
+func (c *Client) Subscribe(ctx context.Context, names ...string) <-chan Message {
+	sub := &subscriber{ch: make(chan Message, 256)}
+	if len(names) > 0 {
+		sub.names = map[string]bool{}
+		for _, n := range names {
+			sub.names[strings.ToLower(n)] = true
+		}
+	}
+	c.mu.Lock()
+	if c.subs == nil {
+		c.subs = map[*subscriber]struct{}{}
+	}
+	c.subs[sub] = struct{}{}
+	c.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		delete(c.subs, sub)
+		c.mu.Unlock()
+		close(sub.ch)
+	})
+	return sub.ch
+}
+
+// publish hands an unsolicited event to the subscribers that want it.
+func (c *Client) publish(m Message) {
+	name := strings.ToLower(m.Get("Event"))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for sub := range c.subs {
+		if sub.names != nil && !sub.names[name] {
+			continue
+		}
+		select {
+		case sub.ch <- m:
+		default:
+			c.dropped.Add(1)
+		}
+	}
 }
 
 // State is the connection state, for health checks.
 type State struct {
-	Connected bool
-	Since     time.Time // of the last change
-	LastError string
+	Connected     bool
+	Since         time.Time // of the last change
+	LastError     string
+	DroppedEvents int64 // events a slow subscriber missed
 }
 
 // State reports whether the client is logged in.
 func (c *Client) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := State{Connected: c.cur != nil, Since: c.since}
+	s := State{Connected: c.cur != nil, Since: c.since, DroppedEvents: c.dropped.Load()}
 	if c.lastErr != nil {
 		s.LastError = c.lastErr.Error()
 	}
@@ -206,6 +260,7 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 	}
 	nc.SetReadDeadline(time.Time{})
 	cn := newConn(nc, br, c.Logger, c.Trace)
+	cn.publish = c.publish
 	go cn.readLoop()
 	login := NewAction("Login")
 	login.Add("Username", c.Username)
@@ -272,10 +327,11 @@ func (c *Client) Command(ctx context.Context, command string) ([]string, error) 
 
 // conn is one logged-in (or logging-in) TCP session.
 type conn struct {
-	nc    net.Conn
-	br    *bufio.Reader
-	log   *slog.Logger
-	trace bool
+	nc      net.Conn
+	br      *bufio.Reader
+	log     *slog.Logger
+	trace   bool
+	publish func(Message) // unsolicited events
 
 	wmu sync.Mutex
 
@@ -313,7 +369,7 @@ func (cn *conn) close(err error) {
 }
 
 // readLoop dispatches responses and awaited events until the connection
-// ends. Other events are dropped.
+// ends. Other events go to the subscribers.
 func (cn *conn) readLoop() {
 	defer close(cn.done)
 	for {
@@ -326,13 +382,16 @@ func (cn *conn) readLoop() {
 			cn.log.Debug("ami <-", "msg", m.String())
 		}
 		id := m.Get("ActionID")
-		if id == "" {
-			continue
+		var w *waiter
+		if id != "" {
+			cn.mu.Lock()
+			w = cn.pending[id]
+			cn.mu.Unlock()
 		}
-		cn.mu.Lock()
-		w := cn.pending[id]
-		cn.mu.Unlock()
 		if w == nil {
+			if m.Has("Event") && cn.publish != nil {
+				cn.publish(m)
+			}
 			continue
 		}
 		switch {

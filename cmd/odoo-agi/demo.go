@@ -76,7 +76,7 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 	n := seedDemo(o)
 	o.SetPassword("asterisk1", "demo-password")
 	pbx := amitest.New()
-	pbx.AddUser("odoo", amitest.User{Secret: "demo-secret", Originate: true})
+	pbx.AddUser("odoo", amitest.User{Secret: "demo-secret", Originate: true, ReadCall: true})
 	amiAddr, err := pbx.Start()
 	if err != nil {
 		return fmt.Errorf("demo: start the AMI emulator: %w", err)

@@ -84,7 +84,7 @@ func pbxWorld(t *testing.T, extra string) (string, *amitest.Server) {
 	o, url := odootest.StartT(t)
 	o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
 	pbx := amitest.New()
-	pbx.AddUser("odoo", amitest.User{Secret: "s3cr3t-ami", Originate: true})
+	pbx.AddUser("odoo", amitest.User{Secret: "s3cr3t-ami", Originate: true, ReadCall: true})
 	addr, err := pbx.Start()
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ func TestNoSecretReachesAnyOutput(t *testing.T) {
 	o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
 	o.SetPassword("asterisk1", "OdooS3cret")
 	pbx := amitest.New()
-	pbx.AddUser("odoo", amitest.User{Secret: "AmiS3cret", Originate: true})
+	pbx.AddUser("odoo", amitest.User{Secret: "AmiS3cret", Originate: true, ReadCall: true})
 	amiAddr, err := pbx.Start()
 	if err != nil {
 		t.Fatal(err)

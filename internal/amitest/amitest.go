@@ -2,6 +2,9 @@
 // format of Asterisk 22 (banner, Login, Ping, Command, Logoff, Originate
 // with Async and its OriginateResponse event) on loopback, records every
 // Originate as Asterisk would parse it, and answers with scripted outcomes.
+// Tests emit call events (Newchannel, DialBegin, DialState, DialEnd,
+// Hangup) in the field order of a real Asterisk 22; like Asterisk, it sends
+// call events only to users with read = call.
 package amitest
 
 import (
@@ -23,7 +26,10 @@ const Banner = "Asterisk Call Manager/11.0.0"
 // User is a manager.conf user.
 type User struct {
 	Secret    string
-	Originate bool // has write=originate
+	Originate bool // has write = originate
+	// ReadCall is read = call: without it Asterisk sends the session no
+	// call events, OriginateResponse included.
+	ReadCall bool
 }
 
 // Originated is one Originate action as Asterisk read it.
@@ -59,12 +65,14 @@ type Server struct {
 	conns      map[net.Conn]bool
 	originates []Originated
 	logins     int
+	sessions   map[*session]bool // logged in
 	wg         sync.WaitGroup
 }
 
-// New returns a manager with the user odoo/secret allowed to originate.
+// New returns a manager with the user odoo/secret, with write = originate
+// and read = call.
 func New() *Server {
-	return &Server{users: map[string]User{"odoo": {Secret: "secret", Originate: true}}, conns: map[net.Conn]bool{}}
+	return &Server{users: map[string]User{"odoo": {Secret: "secret", Originate: true, ReadCall: true}}, conns: map[net.Conn]bool{}, sessions: map[*session]bool{}}
 }
 
 // AddUser adds or replaces a manager user.
@@ -149,10 +157,11 @@ func (s *Server) Logins() int {
 }
 
 type session struct {
-	c    net.Conn
-	wmu  sync.Mutex
-	user string
-	ok   bool
+	c      net.Conn
+	wmu    sync.Mutex
+	user   string
+	ok     bool
+	events bool // read = call, and Events not off
 }
 
 func (ss *session) write(fields ...string) {
@@ -174,6 +183,11 @@ func (s *Server) serve(c net.Conn) {
 		s.mu.Unlock()
 	}()
 	ss := &session{c: c}
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		s.mu.Unlock()
+	}()
 	fmt.Fprintf(c, "%s\r\n", Banner)
 	br := bufio.NewReader(c)
 	var calls sync.WaitGroup
@@ -198,8 +212,10 @@ func (s *Server) serve(c net.Conn) {
 				return
 			}
 			ss.user, ss.ok = m.Get("Username"), true
+			ss.events = u.ReadCall && !strings.EqualFold(m.Get("Events"), "off")
 			s.mu.Lock()
 			s.logins++
+			s.sessions[ss] = true
 			s.mu.Unlock()
 			ss.write("Response", "Success", "ActionID", id, "Message", "Authentication accepted")
 			ss.write("Event", "FullyBooted", "Privilege", "system,all", "Uptime", "42", "LastReload", "42", "Status", "Fully Booted")
@@ -231,6 +247,9 @@ func (s *Server) serve(c net.Conn) {
 				defer calls.Done()
 				time.Sleep(out.Delay)
 				// Unrelated traffic, as on a busy PBX.
+				if !ss.events {
+					return // no read = call: Asterisk sends no OriginateResponse either
+				}
 				ss.write("Event", "Newchannel", "Privilege", "call,all", "Channel", m.Get("Channel")+"-00000001;1", "Uniqueid", "1700000000.1")
 				resp := "Failure"
 				if out.Success {
@@ -261,6 +280,77 @@ func originated(m ami.Message) Originated {
 		}
 	}
 	return o
+}
+
+// Chan is one channel as call events describe it (docs/asterisk-wire.md).
+type Chan struct {
+	Name                        string // PJSIP/trunk-00000000
+	State                       int    // 0 Down, 4 Ring, 5 Ringing, 6 Up
+	CallerIDNum, CallerIDName   string
+	ConnectedNum, ConnectedName string
+	Context, Exten              string
+	Priority                    int
+	Uniqueid, Linkedid          string
+}
+
+var stateDesc = map[int]string{0: "Down", 4: "Ring", 5: "Ringing", 6: "Up"}
+
+func (c Chan) fields(prefix string) []string {
+	or := func(s string) string {
+		if s == "" {
+			return "<unknown>"
+		}
+		return s
+	}
+	return []string{
+		prefix + "Channel", c.Name, prefix + "ChannelState", fmt.Sprint(c.State), prefix + "ChannelStateDesc", stateDesc[c.State],
+		prefix + "CallerIDNum", or(c.CallerIDNum), prefix + "CallerIDName", or(c.CallerIDName),
+		prefix + "ConnectedLineNum", or(c.ConnectedNum), prefix + "ConnectedLineName", or(c.ConnectedName),
+		prefix + "Language", "en", prefix + "AccountCode", "", prefix + "Context", c.Context, prefix + "Exten", c.Exten,
+		prefix + "Priority", fmt.Sprint(max(c.Priority, 1)), prefix + "Uniqueid", c.Uniqueid, prefix + "Linkedid", c.Linkedid,
+	}
+}
+
+// emit sends an event to every session that receives call events, with
+// the fields in the order Asterisk 22 sends them.
+func (s *Server) emit(name string, fields ...string) {
+	head := []string{"Event", name, "Privilege", "call,all", "Timestamp", fmt.Sprintf("%.6f", float64(time.Now().UnixMicro())/1e6)}
+	all := append(head, fields...)
+	s.mu.Lock()
+	var to []*session
+	for ss := range s.sessions {
+		if ss.events {
+			to = append(to, ss)
+		}
+	}
+	s.mu.Unlock()
+	for _, ss := range to {
+		ss.write(all...)
+	}
+}
+
+// EmitNewchannel announces a channel.
+func (s *Server) EmitNewchannel(c Chan) { s.emit("Newchannel", c.fields("")...) }
+
+// EmitDialBegin is Dial starting to ring dest for caller.
+func (s *Server) EmitDialBegin(caller, dest Chan, dialString string) {
+	s.emit("DialBegin", append(append(caller.fields(""), dest.fields("Dest")...), "DialString", dialString)...)
+}
+
+// EmitDialState is a progress report, e.g. RINGING.
+func (s *Server) EmitDialState(caller, dest Chan, status string) {
+	s.emit("DialState", append(append(caller.fields(""), dest.fields("Dest")...), "DialStatus", status)...)
+}
+
+// EmitDialEnd is the end of one dial attempt: ANSWER, BUSY, NOANSWER,
+// CANCEL (another phone won), CHANUNAVAIL or CONGESTION.
+func (s *Server) EmitDialEnd(caller, dest Chan, status string) {
+	s.emit("DialEnd", append(append(caller.fields(""), dest.fields("Dest")...), "DialStatus", status)...)
+}
+
+// EmitHangup is a channel going away.
+func (s *Server) EmitHangup(c Chan, cause int, causeTxt string) {
+	s.emit("Hangup", append(c.fields(""), "Cause", fmt.Sprint(cause), "Cause-txt", causeTxt)...)
 }
 
 // StartT starts a fresh manager for a test and stops it when the test ends.
