@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
@@ -48,9 +49,13 @@ type Server struct {
 	MaxFailures   int
 	FailureWindow time.Duration
 
+	// Web, when set, serves the phone page for Odoo users.
+	Web *Web
+
 	mu       sync.Mutex
 	failures map[string]*failures
 	limit    ratelog.Limiter
+	sessions sessions
 }
 
 type failures struct {
@@ -96,6 +101,9 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics) // counts and states only, like /healthz
 	}
+	if s.Web != nil {
+		s.webRoutes(mux)
+	}
 	return mux
 }
 
@@ -114,6 +122,15 @@ func fail(w http.ResponseWriter, code int, msg string) {
 // window ends.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sess := s.session(r); sess != nil {
+			// The phone page: the session's user, and its CSRF token.
+			if subtle.ConstantTimeCompare([]byte(r.Header.Get(csrfHeader)), []byte(sess.csrf)) != 1 {
+				fail(w, http.StatusForbidden, "missing or wrong "+csrfHeader+": reload the page")
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
+			return
+		}
 		if s.PasswordHash == "" {
 			fail(w, http.StatusForbidden, "the click-to-dial API is off: set [api] password_hash (odoo-agi hash-password)")
 			return
@@ -211,6 +228,10 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, fmt.Sprintf("the body must be one JSON object {\"user\": \"john\", \"number\": \"0475 12 34 56\"}: %v", err))
 		return
 	}
+	sess, _ := r.Context().Value(sessionKey{}).(*session)
+	if sess != nil {
+		req.User = sess.login // a signed-in user calls as themselves
+	}
 	if strings.TrimSpace(req.User) == "" || strings.TrimSpace(req.Number) == "" {
 		fail(w, http.StatusBadRequest, "user and number are required")
 		return
@@ -219,14 +240,20 @@ func (s *Server) originate(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, dialplan.ErrUnknownUser):
 		fail(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, dialplan.ErrNoChannel), errors.Is(err, dialplan.ErrBadNumber):
+	case errors.Is(err, dialplan.ErrNoChannel), errors.Is(err, dialplan.ErrBadNumber), errors.Is(err, dialplan.ErrDenied):
 		fail(w, http.StatusUnprocessableEntity, err.Error())
+	case errors.Is(err, dialplan.ErrTooMany):
+		fail(w, http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, dialplan.ErrPBXDown):
 		fail(w, http.StatusServiceUnavailable, err.Error())
 	case err != nil:
 		s.Logger.Error("api: click-to-dial failed", "user", req.User, "err", err)
 		fail(w, http.StatusBadGateway, err.Error())
 	default:
+		if sess != nil && s.Web != nil && s.Web.Live != nil {
+			s.Web.Live.Record(sess.login, dialplan.CallEvent{Call: "click", State: res.Status, Number: cmp.Or(res.E164, res.Dialed),
+				Name: res.Partner, PartnerID: req.PartnerID, Detail: res.Detail})
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": res.Status, "detail": res.Detail})
 	}
 }

@@ -30,6 +30,11 @@ type Settings struct {
 	LookupTimeout time.Duration // the longest a call waits for a name
 	// OriginateTimeout is how long click-to-dial rings the user's phones.
 	OriginateTimeout time.Duration
+	// Deny lists number prefixes click-to-dial never dials, in E.164
+	// ("+1900") or as dialed ("0900").
+	Deny []string
+	// PerUserPerMinute caps each user's click-to-dial calls; 0 is no cap.
+	PerUserPerMinute int
 }
 
 // Flows serves the call flows. Its settings can be swapped while serving.
@@ -37,6 +42,7 @@ type Flows struct {
 	Directory Directory
 	Logger    *slog.Logger
 	Recorder  Recorder // the call log; nil when it is off
+	Live      *Live    // live calls for the phone page; nil when it is off
 	settings  atomic.Pointer[Settings]
 	lookups   [lookup.Unavailable + 1]atomic.Int64 // calls' lookups by status
 }
@@ -111,6 +117,9 @@ func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 	lctx, cancel := context.WithDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
 	r := f.lookup(lctx, raw)
 	cancel()
+	if f.Live != nil {
+		f.Live.Incoming(s.Env("uniqueid"), raw, r)
+	}
 	vars := f.IncomingVars(st, r, s.Env("calleridname"), raw)
 	if err := s.SetMany(ctx, vars); err != nil {
 		f.Logger.Warn("incoming: could not set the caller variables; the call goes on", "channel", s.Env("channel"), "err", err)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/ami"
@@ -44,6 +45,8 @@ var (
 	ErrBadNumber     = errors.New("not a phone number")
 	ErrPBXDown       = errors.New("Asterisk manager is not connected")
 	ErrPBXPermission = errors.New("the AMI user may not originate")
+	ErrDenied        = errors.New("this number may not be dialed")
+	ErrTooMany       = errors.New("too many calls")
 )
 
 // CallRequest is one click-to-dial: a user (login or extension) calls a number.
@@ -65,6 +68,7 @@ const (
 type CallResult struct {
 	Status  string // answered, busy, no_answer, failed
 	Detail  string
+	E164    string // the number in E.164, when it is a phone number
 	Dialed  string // what the PBX dials for the second leg
 	Context string
 	Partner string // the name shown on the user's phone, if known
@@ -82,6 +86,9 @@ type Originator struct {
 	// the call log records the call.
 	LogCalls bool
 	Logger   *slog.Logger
+
+	mu     sync.Mutex
+	recent map[string][]time.Time // each user's calls in the last minute
 }
 
 // Call runs one click-to-dial and waits for the first leg's outcome.
@@ -104,7 +111,13 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	if err != nil {
 		return CallResult{}, err
 	}
-	res := CallResult{Dialed: dialed, Context: chans[0].Context}
+	if p := denied(st.Deny, dialed, e164); p != "" {
+		return CallResult{}, fmt.Errorf("%w: %s starts with %s, which [originate] deny lists", ErrDenied, cmp.Or(e164, dialed), p)
+	}
+	if !o.admit(u.Login, st.PerUserPerMinute) {
+		return CallResult{}, fmt.Errorf("%w: %s placed %d calls in the last minute ([originate] per_user_per_minute)", ErrTooMany, u.Login, st.PerUserPerMinute)
+	}
+	res := CallResult{Dialed: dialed, E164: e164, Context: chans[0].Context}
 	calleeNum := e164
 	if e164 != "" {
 		lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
@@ -187,6 +200,39 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	res.Status, res.Detail = outcome(out, u, names, dialed, res.Context, timeout)
 	o.log().Info("click-to-dial", "user", u.Login, "number", dialed, "status", res.Status, "reason", out.Reason)
 	return res, nil
+}
+
+// denied returns the deny prefix that dialed or e164 starts with, or "".
+func denied(deny []string, dialed, e164 string) string {
+	for _, p := range deny {
+		if p != "" && (strings.HasPrefix(dialed, p) || e164 != "" && strings.HasPrefix(e164, p)) {
+			return p
+		}
+	}
+	return ""
+}
+
+// admit counts a call of login against its per-minute cap.
+func (o *Originator) admit(login string, perMinute int) bool {
+	if perMinute <= 0 {
+		return true
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.recent == nil {
+		o.recent = map[string][]time.Time{}
+	}
+	cutoff := time.Now().Add(-time.Minute)
+	calls := o.recent[login]
+	for len(calls) > 0 && calls[0].Before(cutoff) {
+		calls = calls[1:]
+	}
+	if len(calls) >= perMinute {
+		o.recent[login] = calls
+		return false
+	}
+	o.recent[login] = append(calls, time.Now())
+	return true
 }
 
 func orEmpty(s, def string) string {

@@ -18,6 +18,7 @@ type User struct {
 	Login    string // the Odoo login
 	Exten    string
 	Channels []Channel
+	Admin    bool // sees the phone page's status view
 }
 
 // DialString joins the user's channels with '&', ready for Dial().

@@ -67,6 +67,18 @@ func (c *Client) Login(ctx context.Context) (int, error) {
 	return c.loginLocked(ctx)
 }
 
+// Authenticate checks another user's login and password (or API key)
+// with common.authenticate on the same Odoo and database. It returns the
+// uid, or 0 and no error when Odoo refuses them. Neither is kept or logged.
+func (c *Client) Authenticate(ctx context.Context, login, password string) (int, error) {
+	var res any
+	if err := c.call(ctx, "common", "authenticate", "", "", &res, c.cfg.DB, login, password, map[string]any{}); err != nil {
+		return 0, err
+	}
+	uid, _ := Int(res)
+	return uid, nil
+}
+
 func (c *Client) loginLocked(ctx context.Context) (int, error) {
 	var res any
 	err := c.call(ctx, "common", "authenticate", "", "", &res, c.cfg.DB, c.cfg.User, c.cfg.Password, map[string]any{})

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/api"
 	"github.com/odoo-agi/odoo-agi/dialplan"
-	"github.com/odoo-agi/odoo-agi/internal/daemon"
 )
 
 func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -67,30 +65,4 @@ func cmdHashPassword(stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "password_hash = %q\n", h)
 	return nil
-}
-
-// pingAMI logs in, pings and asks the version; one line per check.
-func pingAMI(ctx context.Context, c *daemon.Config, stdout io.Writer) bool {
-	mgr := c.AMIClient(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if mgr == nil {
-		fmt.Fprintln(stdout, "skip asterisk: [ami] secret is not set (click-to-dial off)")
-		return true
-	}
-	t0 := time.Now()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := mgr.Connect(cctx); err != nil {
-		fmt.Fprintf(stdout, "FAIL asterisk login: %v\n", err)
-		return false
-	}
-	defer mgr.Close()
-	if err := mgr.Ping(cctx); err != nil {
-		fmt.Fprintf(stdout, "FAIL asterisk ping: %v\n", err)
-		return false
-	}
-	fmt.Fprintf(stdout, "ok   asterisk manager login and ping as %q at %s (%v)\n", c.AMI.User, c.AMI.Address, time.Since(t0).Round(time.Millisecond))
-	if out, err := mgr.Command(cctx, "core show version"); err == nil && len(out) > 0 {
-		fmt.Fprintf(stdout, "ok   %s\n", out[0])
-	}
-	return true
 }

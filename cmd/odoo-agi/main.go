@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -177,32 +178,19 @@ func cmdPing(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	log := newLogger(io.Discard, false)
-	c.Odoo.Timeout.Duration = 10 * time.Second
-	odoo := c.OdooClient(log)
-	failed := 0
-	t0 := time.Now()
-	if uid, err := odoo.Login(ctx); err != nil {
-		fmt.Fprintf(stdout, "FAIL odoo login: %v\n", err)
-		failed++
-	} else {
-		fmt.Fprintf(stdout, "ok   odoo login as %q on db %q (uid %d, %v)\n", c.Odoo.User, c.Odoo.DB, uid, time.Since(t0).Round(time.Millisecond))
-		t0 = time.Now()
-		res, err := odoo.Execute(ctx, "res.partner", "search_count", []any{[]any{}}, nil)
-		if err != nil {
-			fmt.Fprintf(stdout, "FAIL odoo read contacts: %v\n", err)
-			failed++
-		} else {
-			fmt.Fprintf(stdout, "ok   odoo read contacts (%v active, %v)\n", res, time.Since(t0).Round(time.Millisecond))
+	failed := false
+	for _, ch := range daemon.Ping(ctx, c) {
+		switch {
+		case ch.Name == "warning":
+			fmt.Fprintf(stdout, "WARN %s\n", ch.Detail)
+		case ch.OK:
+			fmt.Fprintf(stdout, "ok   %s\n", strings.TrimSpace(ch.Name+" "+ch.Detail))
+		default:
+			fmt.Fprintf(stdout, "FAIL %s: %s\n", ch.Name, ch.Detail)
+			failed = true
 		}
 	}
-	if c.Odoo.Password == "asterisk1" {
-		fmt.Fprintln(stdout, "WARN [odoo] password is the default \"asterisk1\": change it")
-	}
-	if !pingAMI(ctx, c, stdout) {
-		failed++
-	}
-	if failed > 0 {
+	if failed {
 		return errors.New("ping failed")
 	}
 	return nil

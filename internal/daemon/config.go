@@ -72,8 +72,16 @@ type Config struct {
 		Secret  string `toml:"secret"`
 	} `toml:"ami"`
 	Originate struct {
-		Timeout Duration `toml:"timeout"`
+		Timeout          Duration `toml:"timeout"`
+		Deny             []string `toml:"deny"`
+		PerUserPerMinute int      `toml:"per_user_per_minute"`
 	} `toml:"originate"`
+	Web struct {
+		Enabled     bool     `toml:"enabled"`
+		OdooURL     string   `toml:"odoo_url"`
+		SessionTTL  Duration `toml:"session_ttl"`
+		ConfirmDial bool     `toml:"confirm_dial"`
+	} `toml:"web"`
 	API struct {
 		Listen       string `toml:"listen"`
 		User         string `toml:"user"`
@@ -99,6 +107,7 @@ type Config struct {
 type UserConfig struct {
 	Login    string          `toml:"login"`
 	Exten    string          `toml:"exten"`
+	Admin    bool            `toml:"admin"` // sees the phone page's status view
 	Channels []ChannelConfig `toml:"channels"`
 }
 
@@ -133,6 +142,10 @@ func DefaultConfig() *Config {
 	c.AMI.Address = "127.0.0.1:5038"
 	c.AMI.User = "odoo"
 	c.Originate.Timeout.Duration = dialplan.DefaultOriginateTimeout
+	c.Originate.PerUserPerMinute = 10
+	c.Web.Enabled = true
+	c.Web.SessionTTL.Duration = 12 * time.Hour
+	c.Web.ConfirmDial = true
 	c.API.Listen = "127.0.0.1:48008"
 	c.API.User = "odoo"
 	c.CallLog.SpoolDir = "/var/lib/odoo-agi/spool"
@@ -264,6 +277,22 @@ func (c *Config) Validate() error {
 	if d := c.Originate.Timeout.Duration; d < 5*time.Second || d > 5*time.Minute {
 		return fmt.Errorf("[originate] timeout = %v: want between 5s and 5m", c.Originate.Timeout)
 	}
+	if c.Originate.PerUserPerMinute < 0 {
+		return fmt.Errorf("[originate] per_user_per_minute = %d: want 0 (no cap) or more", c.Originate.PerUserPerMinute)
+	}
+	for _, p := range c.Originate.Deny {
+		if strings.Trim(p, "+0123456789*#") != "" || p == "" || strings.LastIndexByte(p, '+') > 0 {
+			return fmt.Errorf("[originate] deny: %q is not a number prefix such as \"+1900\" or \"0900\"", p)
+		}
+	}
+	if c.Web.OdooURL != "" {
+		if u, err := url.Parse(c.Web.OdooURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("[web] odoo_url = %q: want http(s)://host, where users reach Odoo", odoo.RedactURL(c.Web.OdooURL))
+		}
+	}
+	if c.Web.SessionTTL.Duration < time.Minute {
+		return fmt.Errorf("[web] session_ttl = %v: want at least 1m", c.Web.SessionTTL)
+	}
 	if c.API.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 			return fmt.Errorf("[api] listen = %q: want host:port, e.g. 127.0.0.1:48008, or \"\" for none", c.API.Listen)
@@ -311,7 +340,7 @@ func (c *Config) Validate() error {
 func (c *Config) users() dialplan.Users {
 	var us dialplan.Users
 	for _, u := range c.Users {
-		du := dialplan.User{Login: u.Login, Exten: u.Exten}
+		du := dialplan.User{Login: u.Login, Exten: u.Exten, Admin: u.Admin}
 		for _, ch := range u.Channels {
 			ctx := ch.Context
 			if ctx == "" {
@@ -348,5 +377,7 @@ func (c *Config) settings() dialplan.Settings {
 		LookupTimeout: c.AGI.LookupTimeout.Duration,
 
 		OriginateTimeout: c.Originate.Timeout.Duration,
+		Deny:             c.Originate.Deny,
+		PerUserPerMinute: c.Originate.PerUserPerMinute,
 	}
 }

@@ -53,6 +53,7 @@ type Daemon struct {
 	Spool      *calllog.Spool // nil when the call log is off
 	Retry      *calllog.Spool // calls retried on their own
 	Deliverer  *calllog.Deliverer
+	Live       *dialplan.Live // the phone page's calls; nil when it is off
 
 	version string
 	level   *slog.LevelVar
@@ -125,6 +126,21 @@ func (d *Daemon) openAPI(c *Config) error {
 	d.api = &api.Server{User: c.API.User, PasswordHash: c.API.PasswordHash, Logger: d.Log, Metrics: d.metrics.handler(),
 		Caller: d.Originator, Health: d.health,
 		CallTimeout: func() time.Duration { return d.Flows.Settings().OriginateTimeout + 30*time.Second }}
+	if c.Web.Enabled {
+		d.Live = &dialplan.Live{Flows: d.Flows, Logger: d.Log}
+		d.Flows.Live = d.Live
+		d.api.Web = &api.Web{
+			Users:       func() dialplan.Users { return d.Flows.Settings().Users },
+			Auth:        d.Odoo,
+			Directory:   d.Directory,
+			Normalizer:  c.Normalizer(),
+			Live:        d.Live,
+			OdooURL:     c.odooLinkBase(),
+			SessionTTL:  c.Web.SessionTTL.Duration,
+			ConfirmDial: c.Web.ConfirmDial,
+			Ping:        func(ctx context.Context) []api.Check { return Ping(ctx, d.Config()) },
+		}
+	}
 	if c.API.TLSCert != "" {
 		var err error
 		if d.api.TLS, err = api.LoadTLS(c.API.TLSCert, c.API.TLSKey); err != nil {
@@ -168,6 +184,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	goRun(func() { d.Directory.Run(ctx) })
 	if d.AMI != nil {
 		goRun(func() { d.AMI.Run(ctx) })
+		if d.Live != nil {
+			events := d.AMI.Subscribe(ctx, "DialBegin", "DialEnd", "Hangup")
+			goRun(func() { d.Live.Run(ctx, events) })
+		}
 	} else {
 		d.Log.Info("click-to-dial off: set [ami] secret to enable it")
 	}

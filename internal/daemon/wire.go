@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
+	"strings"
 
 	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/calllog"
@@ -83,4 +85,18 @@ func (c *Config) callLog(o calllog.Odoo, dir calllog.Directory, log *slog.Logger
 		MissedCallActivity: c.CallLog.MissedCallActivity, ActivityUser: c.CallLog.ActivityUser,
 		UnknownPartnerID: unknown, Logger: log}}
 	return sp, retry, d, nil
+}
+
+// odooLinkBase is where users reach Odoo: [web] odoo_url, else [odoo] url
+// without its user info.
+func (c *Config) odooLinkBase() string {
+	if c.Web.OdooURL != "" {
+		return strings.TrimRight(c.Web.OdooURL, "/")
+	}
+	u, err := url.Parse(c.Odoo.URL)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	return strings.TrimRight(u.String(), "/")
 }

@@ -1,0 +1,389 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/dialplan"
+	"github.com/odoo-agi/odoo-agi/lookup"
+)
+
+// The phone page: Odoo users sign in with their Odoo login, click tel:
+// links to call out, and see who is calling. Nothing is installed in Odoo.
+
+//go:embed web
+var webFiles embed.FS
+
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	"odooLink": func(base string, id int) string {
+		return fmt.Sprintf("%s/web#id=%d&model=res.partner&view_type=form", strings.TrimRight(base, "/"), id)
+	},
+	"pretty": lookup.Pretty,
+	"time":   func(t time.Time) string { return t.Local().Format("15:04") },
+}).ParseFS(webFiles, "web/*.html"))
+
+// Web configures the phone page.
+type Web struct {
+	Users       func() dialplan.Users // the current [[users]]
+	Auth        Authenticator         // Odoo's common.authenticate
+	Directory   Directory             // names for the tel: handler page
+	Normalizer  lookup.Normalizer
+	Live        *dialplan.Live
+	OdooURL     string        // where users reach Odoo, for "Open in Odoo"
+	SessionTTL  time.Duration // default 12h
+	ConfirmDial bool          // false: a tel: link dials at once
+	// Ping runs the checks of `odoo-agi ping`, for the status view.
+	Ping func(ctx context.Context) []Check
+}
+
+// Authenticator checks an Odoo login and password (or API key); uid 0
+// means Odoo refused them. *odoo.Client satisfies it.
+type Authenticator interface {
+	Authenticate(ctx context.Context, login, password string) (int, error)
+}
+
+// Directory finds partners by number; *lookup.Directory satisfies it.
+type Directory interface {
+	Lookup(ctx context.Context, raw string) lookup.Result
+	UserName(login string) string
+}
+
+// Check is one line of a ping.
+type Check struct {
+	OK     bool   `json:"ok"`
+	Name   string `json:"name"`
+	Detail string `json:"detail"`
+}
+
+const (
+	sessionCookie = "odoo_agi_session"
+	csrfHeader    = "X-CSRF-Token"
+)
+
+type sessionKey struct{}
+
+// session is one signed-in browser. Sessions live in memory only.
+type session struct {
+	id, csrf, login string
+	expires         time.Time
+}
+
+type sessions struct {
+	mu sync.Mutex
+	m  map[string]*session
+}
+
+func random() string {
+	b := make([]byte, 32) // 256 bits
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (ss *sessions) add(login string, ttl time.Duration) *session {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.m == nil {
+		ss.m = map[string]*session{}
+	}
+	now := time.Now()
+	for id, s := range ss.m {
+		if now.After(s.expires) {
+			delete(ss.m, id)
+		}
+	}
+	s := &session{id: random(), csrf: random(), login: login, expires: now.Add(ttl)}
+	ss.m[s.id] = s
+	return s
+}
+
+func (ss *sessions) get(id string) *session {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s := ss.m[id]
+	if s == nil || time.Now().After(s.expires) {
+		delete(ss.m, id)
+		return nil
+	}
+	return s
+}
+
+func (ss *sessions) remove(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.m, id)
+}
+
+// session returns the request's live session, or nil.
+func (s *Server) session(r *http.Request) *session {
+	if s.Web == nil {
+		return nil
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	sess := s.sessions.get(c.Value)
+	if sess == nil {
+		return nil
+	}
+	if _, ok := s.Web.Users().Find(sess.login); !ok {
+		return nil // removed from [[users]] by a reload
+	}
+	return sess
+}
+
+func (s *Server) webRoutes(mux *http.ServeMux) {
+	cop := http.NewCrossOriginProtection()
+	static, _ := fs.Sub(webFiles, "web")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.Handle("POST /login", cop.Handler(http.HandlerFunc(s.login)))
+	mux.Handle("POST /logout", cop.Handler(http.HandlerFunc(s.logout)))
+	mux.HandleFunc("GET /dial", s.dial)
+	mux.HandleFunc("GET /events", s.events)
+	mux.HandleFunc("GET /status", s.status)
+	mux.Handle("POST /status/ping", cop.Handler(http.HandlerFunc(s.ping)))
+}
+
+var titles = map[string]string{"login.html": "Sign in", "phone.html": "Phone", "dial.html": "Call", "status.html": "Status", "denied.html": "Not allowed"}
+
+// page renders a template with the headers every page gets: no script
+// but our own files, and no framing.
+func (s *Server) page(w http.ResponseWriter, code int, name string, data map[string]any) {
+	data["Title"] = titles[name]
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+		s.Logger.Error("web: rendering a page", "page", name, "err", err)
+	}
+}
+
+func (s *Server) user(sess *session) dialplan.User {
+	u, _ := s.Web.Users().Find(sess.login)
+	return u
+}
+
+func (s *Server) pageData(sess *session) map[string]any {
+	u := s.user(sess)
+	return map[string]any{"Login": u.Login, "Name": cmp.Or(s.Web.Directory.UserName(u.Login), u.Login), "Exten": u.Exten,
+		"Admin": u.Admin, "CSRF": sess.csrf, "OdooURL": s.Web.OdooURL}
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	sess := s.session(r)
+	if sess == nil {
+		s.page(w, http.StatusOK, "login.html", map[string]any{"Next": safeNext(r.URL.Query().Get("next"))})
+		return
+	}
+	data := s.pageData(sess)
+	if s.Web.Live != nil {
+		data["History"] = s.Web.Live.History(sess.login)
+	}
+	s.page(w, http.StatusOK, "phone.html", data)
+}
+
+// safeNext keeps a redirect after sign-in on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	ip := clientIP(r)
+	next := safeNext(r.FormValue("next"))
+	if wait := s.blocked(ip); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		s.page(w, http.StatusTooManyRequests, "login.html", map[string]any{"Error": "Too many failed sign-ins from your address. Try again in a minute.", "Next": next})
+		return
+	}
+	login, password := strings.TrimSpace(r.FormValue("login")), r.FormValue("password")
+	if login == "" || password == "" {
+		s.page(w, http.StatusBadRequest, "login.html", map[string]any{"Error": "Enter your Odoo login and password.", "Login": login, "Next": next})
+		return
+	}
+	uid, err := s.Web.Auth.Authenticate(r.Context(), login, password)
+	if err != nil {
+		s.Logger.Warn("web: cannot check a sign-in with Odoo", "err", err)
+		s.page(w, http.StatusServiceUnavailable, "login.html", map[string]any{"Error": "Odoo does not answer; try again shortly.", "Login": login, "Next": next})
+		return
+	}
+	if uid == 0 {
+		s.failed(ip)
+		s.limit.Warn(s.Logger, "signin", "web: a sign-in with a wrong login or password", "client", ip)
+		s.page(w, http.StatusUnauthorized, "login.html", map[string]any{"Error": "Wrong login or password.", "Login": login, "Next": next})
+		return
+	}
+	if _, ok := s.Web.Users().Find(login); !ok {
+		s.page(w, http.StatusForbidden, "login.html", map[string]any{
+			"Error": "Your Odoo user has no phone in odoo-agi's config.toml; ask your admin.", "Login": login, "Next": next})
+		return
+	}
+	sess := s.sessions.add(login, cmp.Or(s.Web.SessionTTL, 12*time.Hour))
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.id, Path: "/", HttpOnly: true, Secure: s.TLS != nil,
+		SameSite: http.SameSiteLaxMode, Expires: sess.expires})
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.remove(c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.TLS != nil,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// dial is the tel: handler's target: whom you are about to call, and a
+// Call button. It never dials by itself: the button, or with confirm_dial
+// off the page's script, posts the call.
+func (s *Server) dial(w http.ResponseWriter, r *http.Request) {
+	sess := s.session(r)
+	if sess == nil {
+		http.Redirect(w, r, "/?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	to := r.URL.Query().Get("to")
+	number, _ := url.PathUnescape(strings.TrimPrefix(strings.TrimPrefix(to, "tel:"), "TEL:"))
+	if i := strings.IndexAny(number, ";?"); i >= 0 {
+		number = number[:i] // RFC 3966 parameters
+	}
+	data := s.pageData(sess)
+	data["Number"], data["AutoDial"] = number, !s.Web.ConfirmDial
+	e164, err := s.Web.Normalizer.Caller(number)
+	if err == nil {
+		data["E164"] = e164
+		data["Pretty"] = lookup.Pretty(e164)
+		data["Dialed"], _ = s.Web.Normalizer.Dialable(e164)
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		if res := s.Web.Directory.Lookup(ctx, e164); res.Status == lookup.Found {
+			data["Partner"], data["PartnerID"] = res.Partner.DisplayName, res.Partner.ID
+		}
+		cancel()
+	}
+	s.page(w, http.StatusOK, "dial.html", data)
+}
+
+// events streams the signed-in user's calls as server-sent events: each
+// "call" event is a dialplan.CallEvent in JSON. A comment every 15 s keeps
+// proxies from closing the stream; Last-Event-ID resumes it.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	sess := s.session(r)
+	if sess == nil || s.Web.Live == nil {
+		fail(w, http.StatusUnauthorized, "sign in first")
+		return
+	}
+	rc := http.NewResponseController(w)
+	rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
+	last, _ := strconv.ParseInt(cmp.Or(r.Header.Get("Last-Event-ID"), r.URL.Query().Get("last")), 10, 64)
+	missed, ch, cancel := s.Web.Live.Subscribe(sess.login, last)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(ev dialplan.CallEvent) error {
+		b, _ := json.Marshal(ev)
+		_, err := fmt.Fprintf(w, "id: %d\nevent: call\ndata: %s\n\n", ev.ID, b)
+		return err
+	}
+	fmt.Fprint(w, "retry: 2000\n\n")
+	for _, ev := range missed {
+		send(ev)
+	}
+	rc.Flush()
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
+	for {
+		var err error
+		select {
+		case <-r.Context().Done():
+			return
+		case ev := <-ch:
+			err = send(ev)
+		case <-beat.C:
+			_, err = fmt.Fprint(w, ": heartbeat\n\n")
+		}
+		if err == nil {
+			err = rc.Flush()
+		}
+		if err != nil {
+			return
+		}
+		if s.session(r) == nil {
+			return // signed out or expired
+		}
+	}
+}
+
+// heartbeat is how often an idle event stream gets a comment.
+var heartbeat = 15 * time.Second
+
+func (s *Server) admin(w http.ResponseWriter, r *http.Request) *session {
+	sess := s.session(r)
+	if sess == nil {
+		http.Redirect(w, r, "/?next=/status", http.StatusSeeOther)
+		return nil
+	}
+	if !s.user(sess).Admin {
+		s.page(w, http.StatusForbidden, "denied.html", s.pageData(sess))
+		return nil
+	}
+	return sess
+}
+
+// status shows admins what /healthz knows, with a Ping button.
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	sess := s.admin(w, r)
+	if sess == nil {
+		return
+	}
+	data := s.pageData(sess)
+	if s.Health != nil {
+		doc, _ := s.Health()
+		b, _ := json.Marshal(doc)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		data["Health"] = m
+	}
+	s.page(w, http.StatusOK, "status.html", data)
+}
+
+func (s *Server) ping(w http.ResponseWriter, r *http.Request) {
+	sess := s.session(r)
+	if sess == nil || !s.user(sess).Admin {
+		fail(w, http.StatusForbidden, "admins only")
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(r.Header.Get(csrfHeader)), []byte(sess.csrf)) != 1 {
+		fail(w, http.StatusForbidden, "missing or wrong "+csrfHeader+": reload the page")
+		return
+	}
+	if s.Web.Ping == nil {
+		fail(w, http.StatusNotImplemented, "no checks configured")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	writeJSON(w, http.StatusOK, s.Web.Ping(ctx))
+}

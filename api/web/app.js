@@ -1,0 +1,163 @@
+// odoo-agi phone page. Plain script, no build step, no third-party code.
+"use strict";
+
+const csrf = () => document.querySelector('meta[name="csrf"]')?.content || "";
+const $ = (id) => document.getElementById(id);
+
+const labels = {
+  ringing: "Ringing", answered: "Answered by you", answered_elsewhere: "Answered by someone else",
+  missed: "Missed", ended: "Ended", no_answer: "No answer", busy: "Busy", failed: "Failed",
+};
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v; else e.setAttribute(k, v);
+  }
+  for (const k of kids) if (k !== null && k !== undefined) e.append(k);
+  return e;
+}
+
+function odooLink(id) {
+  const base = (document.body.dataset.odoo || "").replace(/\/$/, "");
+  return `${base}/web#id=${id}&model=res.partner&view_type=form`;
+}
+
+// call places a click-to-dial through the same API as every other client.
+async function call(number, partnerID, progress) {
+  progress.className = "progress wait";
+  progress.textContent = "Ringing your phone…";
+  try {
+    const r = await fetch("/api/v1/originate", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+      body: JSON.stringify({ number, partner_id: partnerID || 0 }),
+    });
+    const out = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      progress.className = "progress bad";
+      progress.textContent = out.error || `Refused (${r.status})`;
+      return;
+    }
+    progress.className = "progress " + (out.status === "answered" ? "ok" : "bad");
+    progress.textContent = `${labels[out.status] || out.status}: ${out.detail}`;
+    progress.dataset.status = out.status;
+  } catch (e) {
+    progress.className = "progress bad";
+    progress.textContent = "odoo-agi does not answer: " + e.message;
+  }
+}
+
+function phonePage() {
+  $("dial").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    call($("number").value.trim(), 0, $("progress"));
+  });
+
+  const hint = $("hint");
+  $("tel").addEventListener("click", () => {
+    if (!navigator.registerProtocolHandler || !window.isSecureContext) {
+      hint.textContent = "Your browser allows this only over HTTPS or on localhost (see the README).";
+      return;
+    }
+    try {
+      navigator.registerProtocolHandler("tel", location.origin + "/dial?to=%s");
+      hint.textContent = "Accept your browser's prompt: phone numbers in Odoo will then open here.";
+    } catch (e) {
+      hint.textContent = "The browser refused: " + e.message;
+    }
+  });
+  const notify = $("notify");
+  if (!("Notification" in window)) notify.hidden = true;
+  else if (Notification.permission === "granted") notify.hidden = true;
+  notify.addEventListener("click", async () => {
+    const p = await Notification.requestPermission();
+    notify.hidden = p === "granted";
+    hint.textContent = p === "granted" ? "Calls will show as desktop notifications." : "Notifications are blocked.";
+  });
+
+  const live = $("live"), recent = $("recent"), cards = new Map();
+  const idle = () => { $("idle").hidden = cards.size > 0; };
+
+  function render(card, ev) {
+    card.className = "call " + ev.state;
+    card.replaceChildren(
+      el("div", { class: "name" }, ev.name || ev.number),
+      el("div", { class: "meta" }, [ev.name ? ev.number : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join(" · ")),
+      ev.tags && ev.tags.length ? el("div", { class: "tags" }, ...ev.tags.map((t) => el("span", {}, t))) : null,
+      el("div", { class: "row" }, el("span", { class: "state" }, labels[ev.state] || ev.state),
+        ev.partner_id ? el("a", { href: odooLink(ev.partner_id), target: "_blank", rel: "noopener" }, "Open in Odoo") : null),
+    );
+  }
+
+  function remember(ev) {
+    recent.querySelector(".empty")?.remove();
+    const li = el("li", { class: ev.state, "data-call": ev.call },
+      el("span", { class: "state" }, labels[ev.state] || ev.state), " ",
+      el("span", { class: "who" }, ev.name || ev.number), " ",
+      el("span", { class: "num" }, ev.number), " ",
+      el("time", {}, new Date(ev.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
+    if (ev.partner_id) li.append(el("a", { href: odooLink(ev.partner_id), target: "_blank", rel: "noopener" }, "Open in Odoo"));
+    recent.prepend(li);
+    while (recent.children.length > 20) recent.lastElementChild.remove();
+  }
+
+  function notifyRing(ev) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    const n = new Notification(ev.name || ev.number, {
+      body: [ev.name ? ev.number : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join("\n") || "Incoming call",
+      tag: "call-" + ev.call, icon: "/static/icon.svg",
+    });
+    n.onclick = () => { window.focus(); if (ev.partner_id) window.open(odooLink(ev.partner_id), "_blank", "noopener"); n.close(); };
+  }
+
+  const es = new EventSource("/events");
+  es.addEventListener("call", (msg) => {
+    const ev = JSON.parse(msg.data);
+    if (ev.direction === "out") { remember(ev); return; }
+    let card = cards.get(ev.call);
+    if (!card) {
+      card = el("article", { "data-call": ev.call });
+      cards.set(ev.call, card);
+      live.prepend(card);
+    }
+    render(card, ev);
+    if (ev.state === "ringing") notifyRing(ev);
+    if (["missed", "ended", "answered_elsewhere"].includes(ev.state)) {
+      remember(ev);
+      setTimeout(() => { card.remove(); cards.delete(ev.call); idle(); }, 8000);
+    }
+    idle();
+  });
+}
+
+function dialPage() {
+  const form = $("call");
+  if (!form) return;
+  const number = form.elements.number.value, partner = Number(form.elements.partner_id.value) || 0;
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    form.querySelector("button").disabled = true;
+    call(number, partner, $("progress")).finally(() => { form.querySelector("button").disabled = false; });
+  });
+  if (document.body.dataset.autodial === "true") form.requestSubmit();
+}
+
+function statusPage() {
+  $("ping").addEventListener("click", async () => {
+    const list = $("checks");
+    list.replaceChildren(el("li", { class: "muted" }, "Checking…"));
+    const r = await fetch("/status/ping", { method: "POST", headers: { "X-CSRF-Token": csrf() } });
+    const checks = await r.json().catch(() => []);
+    list.replaceChildren(...(Array.isArray(checks) ? checks : [{ ok: false, name: "ping", detail: checks.error }]).map((c) =>
+      el("li", { class: c.ok ? "answered" : "missed" }, el("span", { class: "state" }, c.ok ? "ok" : "fail"), " ",
+        el("span", { class: "who" }, c.name), " ", el("span", { class: "num" }, c.detail))));
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  if (page === "phone") phonePage();
+  if (page === "dial") dialPage();
+  if (page === "status") statusPage();
+});

@@ -1,0 +1,62 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/api"
+)
+
+// Ping checks Odoo (login, read access to contacts) and, when [ami] is
+// set, the Asterisk manager (login, Ping, version). It is `odoo-agi ping`
+// and the status view's Ping button. A check with Name "" is a warning.
+func Ping(ctx context.Context, c *Config) []api.Check {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	oc := *c
+	oc.Odoo.Timeout.Duration = 10 * time.Second
+	client := oc.OdooClient(quiet)
+	var out []api.Check
+	t0 := time.Now()
+	if uid, err := client.Login(ctx); err != nil {
+		out = append(out, api.Check{Name: "odoo login", Detail: err.Error()})
+	} else {
+		out = append(out, api.Check{OK: true, Name: "odoo login", Detail: fmt.Sprintf("as %q on db %q (uid %d, %v)", c.Odoo.User, c.Odoo.DB, uid, since(t0))})
+		t0 = time.Now()
+		if res, err := client.Execute(ctx, "res.partner", "search_count", []any{[]any{}}, nil); err != nil {
+			out = append(out, api.Check{Name: "odoo read contacts", Detail: err.Error()})
+		} else {
+			out = append(out, api.Check{OK: true, Name: "odoo read contacts", Detail: fmt.Sprintf("%v active, %v", res, since(t0))})
+		}
+	}
+	if c.Odoo.Password == "asterisk1" {
+		out = append(out, api.Check{OK: true, Name: "warning", Detail: `[odoo] password is the default "asterisk1": change it`})
+	}
+	return append(out, pingAMI(ctx, c, quiet)...)
+}
+
+func pingAMI(ctx context.Context, c *Config, log *slog.Logger) []api.Check {
+	mgr := c.AMIClient(log)
+	if mgr == nil {
+		return []api.Check{{OK: true, Name: "asterisk", Detail: "skipped: [ami] secret is not set (click-to-dial off)"}}
+	}
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := mgr.Connect(ctx); err != nil {
+		return []api.Check{{Name: "asterisk login", Detail: err.Error()}}
+	}
+	defer mgr.Close()
+	if err := mgr.Ping(ctx); err != nil {
+		return []api.Check{{Name: "asterisk ping", Detail: err.Error()}}
+	}
+	out := []api.Check{{OK: true, Name: "asterisk manager login and ping", Detail: fmt.Sprintf("as %q at %s (%v)", c.AMI.User, c.AMI.Address, since(t0))}}
+	if lines, err := mgr.Command(ctx, "core show version"); err == nil && len(lines) > 0 {
+		out = append(out, api.Check{OK: true, Name: lines[0]})
+	}
+	return out
+}
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
