@@ -1,6 +1,7 @@
 package dialplan
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"strings"
@@ -29,6 +30,7 @@ type CallEvent struct {
 	State       string    `json:"state"`
 	Direction   string    `json:"direction"` // "in", or "out" for click-to-dial
 	Number      string    `json:"number"`    // E.164 when known
+	Pretty      string    `json:"pretty"`    // the number as people read it: "+32 2 555 12 34"
 	Name        string    `json:"name,omitempty"`
 	PartnerID   int       `json:"partner_id,omitempty"`
 	Tags        []string  `json:"tags,omitempty"`
@@ -262,6 +264,9 @@ func (l *Live) send(login string, c *liveCall, state, detail string) {
 func (l *Live) publish(login string, ev CallEvent, final bool) {
 	l.seq++
 	ev.ID, ev.At = l.seq, time.Now()
+	if ev.Pretty == "" {
+		ev.Pretty = cmp.Or(lookup.Pretty(ev.Number), ev.Number)
+	}
 	l.backlog[login] = tail(append(l.backlog[login], ev), backlogLen)
 	if final {
 		l.history[login] = tail(append(l.history[login], ev), historyLen)

@@ -81,22 +81,22 @@ function phonePage() {
 
   function render(card, ev) {
     card.className = "call " + ev.state;
-    card.replaceChildren(
-      el("div", { class: "name" }, ev.name || ev.number),
-      el("div", { class: "meta" }, [ev.name ? ev.number : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join(" · ")),
+    card.replaceChildren(...[
+      el("div", { class: "name" }, ev.name || ev.pretty),
+      el("div", { class: "meta" }, [ev.name ? ev.pretty : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join(" · ")),
       ev.tags && ev.tags.length ? el("div", { class: "tags" }, ...ev.tags.map((t) => el("span", {}, t))) : null,
       el("div", { class: "row" }, el("span", { class: "state" }, labels[ev.state] || ev.state),
         ev.partner_id ? el("a", { href: odooLink(ev.partner_id), target: "_blank", rel: "noopener" }, "Open in Odoo") : null),
-    );
+    ].filter(Boolean));
   }
 
   function remember(ev) {
     recent.querySelector(".empty")?.remove();
     const li = el("li", { class: ev.state, "data-call": ev.call },
       el("span", { class: "state" }, labels[ev.state] || ev.state), " ",
-      el("span", { class: "who" }, ev.name || ev.number), " ",
-      el("span", { class: "num" }, ev.number), " ",
-      el("time", {}, new Date(ev.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
+      el("span", { class: "who" }, ev.name || ev.pretty), " ",
+      el("span", { class: "num" }, ev.pretty), " ",
+      el("time", {}, new Date(ev.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })));
     if (ev.partner_id) li.append(el("a", { href: odooLink(ev.partner_id), target: "_blank", rel: "noopener" }, "Open in Odoo"));
     recent.prepend(li);
     while (recent.children.length > 20) recent.lastElementChild.remove();
@@ -104,8 +104,8 @@ function phonePage() {
 
   function notifyRing(ev) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    const n = new Notification(ev.name || ev.number, {
-      body: [ev.name ? ev.number : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join("\n") || "Incoming call",
+    const n = new Notification(ev.name || ev.pretty, {
+      body: [ev.name ? ev.pretty : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join("\n") || "Incoming call",
       tag: "call-" + ev.call, icon: "/static/icon.svg",
     });
     n.onclick = () => { window.focus(); if (ev.partner_id) window.open(odooLink(ev.partner_id), "_blank", "noopener"); n.close(); };

@@ -34,9 +34,10 @@ type User struct {
 
 // Originated is one Originate action as Asterisk read it.
 type Originated struct {
-	Fields []ami.Field         // the headers, in order
-	Vars   []ami.Var           // Variable headers split as man_do_variable_value does
-	Header func(string) string // first value of a header
+	Received time.Time           // when the action arrived
+	Fields   []ami.Field         // the headers, in order
+	Vars     []ami.Var           // Variable headers split as man_do_variable_value does
+	Header   func(string) string // first value of a header
 }
 
 // Var returns a variable's value.
@@ -233,6 +234,7 @@ func (s *Server) serve(c net.Conn) {
 				continue
 			}
 			o := originated(m)
+			o.Received = time.Now()
 			s.mu.Lock()
 			s.originates = append(s.originates, o)
 			decide := s.decide

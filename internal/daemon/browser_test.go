@@ -1,0 +1,335 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/odoo-agi/odoo-agi/agi/agitest"
+	"github.com/odoo-agi/odoo-agi/internal/amitest"
+	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
+)
+
+// The phone page in a real browser: Debian's chromium, driven over CDP,
+// against `serve` as the daemon wires it, with the Odoo and manager
+// emulators. Outside CI, a machine without chromium skips these tests;
+// in CI they must run (.ci/run installs chromium).
+
+func chromiumPath(t *testing.T) string {
+	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed; .ci/run installs it with apt-get")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium); the browser tests run in CI")
+	return ""
+}
+
+// phoneWorld is serve with the phone page, and what it talks to.
+type phoneWorld struct {
+	d    *Daemon
+	odoo *odootest.Server
+	pbx  *amitest.Server
+	url  string // the phone page
+	acme int
+}
+
+func newPhoneWorld(t *testing.T) *phoneWorld {
+	t.Helper()
+	o, odooURL := odootest.StartT(t)
+	o.AddUser("john", "John Seller")
+	o.SetPassword("john", "john-password")
+	vip := o.AddCategory("VIP")
+	acme := o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE"), CategoryIDs: []int{vip}})
+	o.SetPassword("asterisk1", "odoo-secret")
+	pbx, amiAddr := amitest.StartT(t)
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeConfig(t, fmt.Sprintf(`[agi]
+listen = "127.0.0.1:0"
+[odoo]
+url = %q
+password = "odoo-secret"
+cache_file = ""
+[ami]
+address = %q
+secret = "secret"
+[originate]
+timeout = "5s"
+[web]
+odoo_url = "https://odoo.example.com"
+[[users]]
+login = "john"
+exten = "101"
+admin = true
+  [[users.channels]]
+  name = "PJSIP/101"
+  originate = true
+  auto_answer = "yealink"
+`, odooURL, amiAddr))
+	c, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agiLn, _ := net.Listen("tcp", "127.0.0.1:0")
+	d, err := New(c, Options{Logs: &syncBuf{}, AGIListener: agiLn, APIListener: apiLn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	wait.For(t, "the first sync and the manager login", 10*time.Second, func() bool {
+		return d.Directory.State().Loaded && d.AMI.State().Connected
+	})
+	return &phoneWorld{d: d, odoo: o, pbx: pbx, url: "http://" + apiLn.Addr().String(), acme: acme}
+}
+
+// browse starts a headless chromium for the test.
+func browse(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1200, 800),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(cancelT)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// screenshotOnFailure saves a screenshot of a failed step and logs its path.
+func screenshotOnFailure(t *testing.T, ctx context.Context, what string) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if png, err := chromedp.Run(sctx, chromedp.FullScreenshot(80)); err == nil {
+		path := filepath.Join(t.TempDir(), strings.ReplaceAll(what, " ", "-")+".png")
+		os.WriteFile(path, png, 0o644)
+		t.Logf("screenshot: %s", path)
+	}
+}
+
+// do runs steps, or fails the test with a screenshot.
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		screenshotOnFailure(t, ctx, what)
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// get runs one action that returns a value, or fails the test.
+func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		screenshotOnFailure(t, ctx, what)
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// recordNotifications wraps window.Notification in every page so that a
+// test sees what the page raised.
+const recordNotifications = `(() => {
+  const N = window.Notification; window.__notes = [];
+  if (!N) return;
+  function W(title, opts) { window.__notes.push({title, body: (opts && opts.body) || ""}); try { return new N(title, opts); } catch (e) { return {close() {}}; } }
+  Object.defineProperty(W, "permission", {get: () => N.permission});
+  W.requestPermission = (...a) => N.requestPermission(...a);
+  window.Notification = W;
+})();`
+
+func signIn(t *testing.T, ctx context.Context, w *phoneWorld) {
+	do(t, ctx, "sign in",
+		chromedp.Navigate(w.url+"/"),
+		chromedp.WaitVisible(chromedp.ID("login")),
+		chromedp.SendKeys(chromedp.ID("login"), "john"),
+		chromedp.SendKeys(chromedp.ID("password"), "john-password"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("recent")))
+}
+
+func TestThePhonePageInABrowser(t *testing.T) {
+	w := newPhoneWorld(t)
+	ctx := browse(t)
+	do(t, ctx, "grant notifications", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, chromedp.FromContext(ctx).Browser, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: "notifications"}, Setting: browser.PermissionSettingGranted, Origin: w.url}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: recordNotifications})
+		return err
+	}))
+
+	t.Run("sign in", func(t *testing.T) {
+		signIn(t, ctx, w)
+		if who := get(t, ctx, "read the bar", chromedp.Text(chromedp.CSS(".bar .who"))); !strings.Contains(who, "John Seller") || !strings.Contains(who, "101") {
+			t.Errorf("the bar says %q", who)
+		}
+	})
+
+	t.Run("a tel: link, then Enter, places one call", func(t *testing.T) {
+		do(t, ctx, "open the tel: handler page",
+			chromedp.Navigate(w.url+"/dial?to=tel%3A%2B3225551234"),
+			chromedp.WaitVisible(chromedp.CSS("#call button")))
+		if h1 := get(t, ctx, "read the page", chromedp.Text(chromedp.CSS("h1"))); h1 != "Call ACME SA" {
+			t.Errorf("the page says %q", h1)
+		}
+		if n := len(w.pbx.Originates()); n != 0 {
+			t.Fatalf("%d calls before Enter: a GET placed a call", n)
+		}
+		pressed := time.Now()
+		do(t, ctx, "press Enter",
+			chromedp.KeyEvent(kb.Enter), // the Call button has focus
+			chromedp.WaitVisible(chromedp.CSS(`#progress[data-status="answered"]`)))
+		status := get(t, ctx, "read the outcome", chromedp.Text(chromedp.ID("progress")))
+		o := w.pbx.Originates()
+		if len(o) != 1 || o[0].Var("ODOO_DIAL_NUMBER") != "025551234" || o[0].Var("ODOO_USER") != "john" {
+			t.Fatalf("%d Originates: %+v", len(o), o)
+		}
+		if !strings.Contains(status, "Answered by you") {
+			t.Errorf("the page says %q", status)
+		}
+		t.Logf("Enter to the Originate at the manager: %v", o[0].Received.Sub(pressed).Round(time.Millisecond))
+	})
+
+	t.Run("an incoming call shows a card and a notification", func(t *testing.T) {
+		do(t, ctx, "open the phone page", chromedp.Navigate(w.url+"/"), chromedp.WaitVisible(chromedp.ID("live")))
+		time.Sleep(300 * time.Millisecond) // the event stream connects
+		var lat []time.Duration
+		for i := range 20 {
+			uid := fmt.Sprintf("17958362%02d.0", i)
+			trunk, phone := w.incoming(t, uid)
+			t0 := time.Now()
+			w.pbx.EmitDialBegin(trunk, phone, "101")
+			sel := fmt.Sprintf(`article[data-call="%s"].ringing`, uid)
+			do(t, ctx, "wait for the card", chromedp.WaitVisible(chromedp.CSS(sel)))
+			lat = append(lat, time.Since(t0))
+			if i > 0 {
+				w.pbx.EmitHangup(trunk, 16, "Normal Clearing")
+				continue
+			}
+			name := get(t, ctx, "read the card", chromedp.Text(chromedp.CSS(sel+" .name")))
+			link := get(t, ctx, "read the link", chromedp.AttributeValue(chromedp.CSS(sel+" a"), "href"))
+			if name != "ACME SA" || link.Value != fmt.Sprintf("https://odoo.example.com/web#id=%d&model=res.partner&view_type=form", w.acme) {
+				t.Errorf("card: %q, link %q", name, link.Value)
+			}
+			notes := get(t, ctx, "read the notifications", chromedp.Evaluate[[]map[string]string](`window.__notes`))
+			if len(notes) != 1 || notes[0]["title"] != "ACME SA" {
+				t.Errorf("notifications: %v", notes)
+			}
+			w.pbx.EmitDialEnd(trunk, phone, "ANSWER")
+			done := fmt.Sprintf(`article[data-call="%s"].answered`, uid)
+			do(t, ctx, "wait for answered", chromedp.WaitVisible(chromedp.CSS(done)))
+			if state := get(t, ctx, "read the state", chromedp.TextContent(chromedp.CSS(done+" .state"))); state != "Answered by you" {
+				t.Errorf("the card says %q", state)
+			}
+			w.pbx.EmitHangup(trunk, 16, "Normal Clearing")
+		}
+		slices.Sort(lat)
+		t.Logf("DialBegin to the card in the browser: median %v over %d calls (min %v, max %v)",
+			lat[len(lat)/2].Round(time.Millisecond), len(lat), lat[0].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	})
+
+	t.Run("a cross-origin POST is refused", func(t *testing.T) {
+		before := len(w.pbx.Originates())
+		evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			rw.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(rw, `<!doctype html><body><script>
+Promise.allSettled([
+  fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "text/plain"}, body: '{"user":"john","number":"0475123456"}'}),
+  fetch(%q, {method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "application/json"}, body: '{"number":"0475123456"}'}),
+]).then(() => { document.body.dataset.sent = "yes"; });
+</script></body>`, w.url+"/api/v1/originate", w.url+"/api/v1/originate")
+		}))
+		defer evil.Close()
+		do(t, ctx, "visit another origin", chromedp.Navigate(evil.URL), chromedp.WaitVisible(chromedp.CSS(`body[data-sent="yes"]`)))
+		time.Sleep(200 * time.Millisecond)
+		if n := len(w.pbx.Originates()); n != before {
+			t.Errorf("a page on %s placed %d calls", evil.URL, n-before)
+		}
+	})
+}
+
+// incoming plays the FastAGI session of an incoming call from ACME, as
+// Asterisk runs it before dialing the phone, and returns the channels.
+func (w *phoneWorld) incoming(t *testing.T, uid string) (trunk, phone amitest.Chan) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := (agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": "025551234", "uniqueid": uid,
+		"channel": "PJSIP/trunk-00000000"}}).Run(ctx, w.d.AGIAddr()); err != nil {
+		t.Fatal(err)
+	}
+	trunk = amitest.Chan{Name: "PJSIP/trunk-00000000", State: 4, CallerIDNum: "025551234", CallerIDName: "Carrier",
+		Context: "from-trunk", Exten: "3220000000", Priority: 4, Uniqueid: uid, Linkedid: uid}
+	phone = amitest.Chan{Name: "PJSIP/101-00000001", CallerIDNum: "101", CallerIDName: "John", Context: "from-internal",
+		Uniqueid: uid + "1", Linkedid: uid}
+	return trunk, phone
+}
+
+// TestScreenshotsOfThePhonePage writes the README's screenshots when
+// ODOO_AGI_SCREENSHOTS names a folder: a laptop and a phone-sized window.
+func TestScreenshotsOfThePhonePage(t *testing.T) {
+	dir := os.Getenv("ODOO_AGI_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set ODOO_AGI_SCREENSHOTS to a folder to write the README's screenshots")
+	}
+	w := newPhoneWorld(t)
+	ctx := browse(t)
+	signIn(t, ctx, w)
+	do(t, ctx, "call out", chromedp.Navigate(w.url+"/dial?to=tel%3A%2B3225551234"), chromedp.WaitVisible(chromedp.CSS("#call button")),
+		chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS(`#progress[data-status="answered"]`)))
+	do(t, ctx, "open the phone page", chromedp.Navigate(w.url+"/"), chromedp.WaitVisible(chromedp.ID("live")))
+	time.Sleep(300 * time.Millisecond)
+	trunk, phone := w.incoming(t, "1795836100.0")
+	w.pbx.EmitDialBegin(trunk, phone, "101")
+	w.pbx.EmitDialEnd(trunk, phone, "NOANSWER")
+	w.pbx.EmitHangup(trunk, 16, "Normal Clearing")
+	trunk, phone = w.incoming(t, "1795836101.0")
+	w.pbx.EmitDialBegin(trunk, phone, "101")
+	do(t, ctx, "the card", chromedp.WaitVisible(chromedp.CSS(`article[data-call="1795836101.0"]`)))
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"phone-page.png", 1100, 640}, {"phone-page-mobile.png", 390, 844}} {
+		do(t, ctx, "resize", chromedp.EmulateViewport(size.w, size.h))
+		time.Sleep(200 * time.Millisecond)
+		os.WriteFile(filepath.Join(dir, size.name), get(t, ctx, "screenshot", chromedp.CaptureScreenshot()), 0o644)
+	}
+}
