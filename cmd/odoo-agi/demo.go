@@ -56,17 +56,25 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:4573", "FastAGI address to serve on")
+	httpAddr := fs.String("http", "127.0.0.1:48008", "address of the phone page")
 	debug := fs.Bool("debug", false, "log every AGI exchange and Odoo call")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	return runDemo(ctx, *listen, *debug, stdout, stderr)
+	return runDemo(ctx, demoOptions{listen: *listen, http: *httpAddr, debug: *debug, every: 20 * time.Second}, stdout, stderr)
 }
 
 // runDemo serves until ctx ends, after printing the sample calls. It runs
 // the daemon as serve does, with an Odoo and an Asterisk manager emulator
 // in place of the real ones.
-func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.Writer) error {
+// demoOptions are the demo's flags.
+type demoOptions struct {
+	listen, http string
+	debug        bool
+	every        time.Duration // between simulated incoming calls
+}
+
+func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) error {
 	o := odootest.New()
 	odooURL, err := o.Start()
 	if err != nil {
@@ -75,6 +83,7 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 	defer o.Close()
 	n := seedDemo(o)
 	o.SetPassword("asterisk1", "demo-password")
+	o.SetPassword("john", "demo")
 	pbx := amitest.New()
 	pbx.AddUser("odoo", amitest.User{Secret: "demo-secret", Originate: true, ReadCall: true})
 	amiAddr, err := pbx.Start()
@@ -85,13 +94,13 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 
 	c := daemon.DefaultConfig()
 	c.Path = "(demo)"
-	c.Debug = debug
+	c.Debug = opt.debug
 	c.Odoo.URL, c.Odoo.Password = odooURL, "demo-password"
 	c.Odoo.CacheFile = filepath.Join(os.TempDir(), fmt.Sprintf("odoo-agi-demo-%d.snapshot", os.Getpid()))
 	defer os.Remove(c.Odoo.CacheFile)
 	c.AMI.Address, c.AMI.Secret = amiAddr, "demo-secret"
 	c.API.Listen = ""
-	c.Users = []daemon.UserConfig{{Login: "john", Exten: "101", Channels: []daemon.ChannelConfig{
+	c.Users = []daemon.UserConfig{{Login: "john", Exten: "101", Admin: true, Channels: []daemon.ChannelConfig{
 		{Name: "PJSIP/101", Originate: true, AutoAnswer: "yealink"},
 		{Name: "PJSIP/101b", Originate: true, AutoAnswer: "Call-Info: <sip:127.0.0.1>;answer-after=0"},
 	}}}
@@ -99,11 +108,17 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := net.Listen("tcp", opt.listen)
 	if err != nil {
-		return fmt.Errorf("demo: listen on %s: %w (another odoo-agi running? try -listen 127.0.0.1:0)", listen, err)
+		return fmt.Errorf("demo: listen on %s: %w (another odoo-agi running? try -listen 127.0.0.1:0)", opt.listen, err)
 	}
-	d, err := daemon.New(c, daemon.Options{Logs: stderr, AGIListener: ln, Version: version})
+	web, err := net.Listen("tcp", opt.http)
+	if err != nil {
+		if web, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("demo: listen for the phone page: %w", err)
+		}
+	}
+	d, err := daemon.New(c, daemon.Options{Logs: stderr, AGIListener: ln, APIListener: web, Version: version})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -149,11 +164,52 @@ func runDemo(ctx context.Context, listen string, debug bool, stdout, stderr io.W
 		}
 	}
 	fmt.Fprintf(stdout, "\nServing FastAGI on %s until Ctrl-C. Point Asterisk at it:\n  same => n,AGI(agi://%s/incoming)\n", addr, addr)
+	fmt.Fprintf(stdout, "\nPhone page: http://%s/  (sign in as john, password demo)\nAn incoming call rings john every %v: watch its card there.\n", d.APIAddr(), opt.every)
+	go simulateCalls(ctx, d, pbx, opt.every)
 	if err := <-done; err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "odoo-agi demo: stopped")
 	return nil
+}
+
+// simulateCalls plays an incoming call to john every so often, as
+// Asterisk would: the FastAGI lookup, then the manager's DialBegin to his
+// phone, then DialEnd and Hangup a few seconds later, answered or missed.
+func simulateCalls(ctx context.Context, d *daemon.Daemon, pbx *amitest.Server, every time.Duration) {
+	callers := []string{"+3225551234", "0475 12 34 56", "3222345678", "0033 1 23 45 67 89"}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		uid := fmt.Sprintf("%d.%d", time.Now().Unix(), n)
+		num := callers[n%len(callers)]
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": num, "uniqueid": uid,
+			"channel": "PJSIP/trunk-00000001"}}.Run(cctx, d.AGIAddr())
+		cancel()
+		trunk := amitest.Chan{Name: "PJSIP/trunk-00000001", State: 4, CallerIDNum: num, CallerIDName: "TRUNK", Context: "from-trunk",
+			Exten: "3220000000", Priority: 4, Uniqueid: uid, Linkedid: uid}
+		phone := amitest.Chan{Name: "PJSIP/101-0000000" + fmt.Sprint(n%10), CallerIDNum: "101", CallerIDName: "John",
+			Context: "from-internal", Uniqueid: uid + "1", Linkedid: uid}
+		pbx.EmitDialBegin(trunk, phone, "101")
+		status := []string{"ANSWER", "NOANSWER"}[n%2]
+		for _, step := range []func(){
+			func() { pbx.EmitDialEnd(trunk, phone, status) },
+			func() { pbx.EmitHangup(trunk, 16, "Normal Clearing") },
+		} {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(every / 4):
+			}
+			step()
+		}
+	}
 }
 
 // demoReady waits for the first sync and the manager login.

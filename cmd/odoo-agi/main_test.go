@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,9 +9,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,13 +54,37 @@ func TestTheDemoRunsToItsTableAndExitsCleanlyWhenAsked(t *testing.T) {
 	defer cancel()
 	out, logs := &syncBuf{}, &syncBuf{}
 	done := make(chan error, 1)
-	go func() { done <- runDemo(ctx, "127.0.0.1:0", false, out, logs) }()
+	go func() {
+		done <- runDemo(ctx, demoOptions{listen: "127.0.0.1:0", http: "127.0.0.1:0", every: 50 * time.Millisecond}, out, logs)
+	}()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(out.String(), "until Ctrl-C") {
+	for !strings.Contains(out.String(), "watch its card") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no table after 20s:\n%s\n%s", out, logs)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The simulated incoming calls reach john's phone page.
+	page := regexp.MustCompile(`Phone page: (http://\S+)/`).FindStringSubmatch(out.String())[1]
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := browser.PostForm(page+"/login", url.Values{"login": {"john"}, "password": {"demo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = browser.Get(page + "/events")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("events: %v %v", resp, err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	rang := false
+	for !rang && sc.Scan() {
+		rang = strings.Contains(sc.Text(), `"state":"ringing"`)
+	}
+	resp.Body.Close()
+	if !rang {
+		t.Error("no simulated call reached john's phone page")
 	}
 	cancel()
 	select {
@@ -70,7 +98,7 @@ func TestTheDemoRunsToItsTableAndExitsCleanlyWhenAsked(t *testing.T) {
 	table := out.String()
 	for _, want := range []string{`"ACME SA, Zoë Müller"`, "PJSIP/101&PJSIP/101b", `"PARIS OFFICE"`, "NOTFOUND", "SKIPPED", "stopped",
 		"Click-to-dial: john calls 0475 12 34 56 → answered", "Channel: Local/ring@odoo-originate/n", "Variable: ODOO_CALLEE_NAME=Jean Dupont",
-		"Variable: _ODOO_AAV_PJSIP101b=<sip:127.0.0.1>;answer-after=0"} {
+		"Variable: _ODOO_AAV_PJSIP101b=<sip:127.0.0.1>;answer-after=0", "Phone page: http://127.0.0.1:", "sign in as john, password demo"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the demo output lacks %q:\n%s", want, table)
 		}
