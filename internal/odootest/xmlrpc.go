@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -223,4 +224,126 @@ func encodeValue(b *bytes.Buffer, v any) {
 		fmt.Fprintf(b, "<string>%v</string>", x)
 	}
 	b.WriteString("</value>\n")
+}
+
+func (s *Server) gate(w http.ResponseWriter, r *http.Request) (string, []any, bool) {
+	s.total.Add(1)
+	s.mu.Lock()
+	lat, down := s.latency, s.down
+	s.mu.Unlock()
+	if lat > 0 {
+		select {
+		case <-time.After(lat):
+		case <-r.Context().Done():
+			return "", nil, false
+		}
+	}
+	if down {
+		http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+		return "", nil, false
+	}
+	if r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return "", nil, false
+	}
+	method, params, err := decodeCall(r.Body)
+	if err != nil {
+		encodeFault(w, 1, "Traceback (most recent call last):\nxml.parsers.expat.ExpatError: "+err.Error())
+		return "", nil, false
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	return method, params, true
+}
+
+func (s *Server) serveCommon(w http.ResponseWriter, r *http.Request) {
+	method, params, ok := s.gate(w, r)
+	if !ok {
+		return
+	}
+	switch method {
+	case "version":
+		encodeResponse(w, map[string]any{"server_version": "16.0", "server_serie": "16.0",
+			"server_version_info": []any{16, 0, 0, "final", 0, ""}, "protocol_version": 1})
+	case "authenticate", "login":
+		s.authN.Add(1)
+		if len(params) < 3 {
+			encodeFault(w, 1, "TypeError: authenticate() missing required positional arguments")
+			return
+		}
+		db, _ := params[0].(string)
+		login, _ := params[1].(string)
+		pw, _ := params[2].(string)
+		if db != s.DB {
+			encodeFault(w, 1, fmt.Sprintf("Traceback (most recent call last):\npsycopg2.OperationalError: connection to server failed: FATAL:  database \"%s\" does not exist", db))
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, u := range s.users {
+			if u.Login == login && u.Password == pw {
+				encodeResponse(w, u.ID)
+				return
+			}
+		}
+		encodeResponse(w, false) // a bad login is False, not a Fault
+	default:
+		encodeFault(w, 1, fmt.Sprintf("Traceback (most recent call last):\nKeyError: '%s'", method))
+	}
+}
+
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
+	method, params, ok := s.gate(w, r)
+	if !ok {
+		return
+	}
+	if method != "execute_kw" || len(params) < 6 {
+		encodeFault(w, 1, "Traceback (most recent call last):\nNameError: method "+method+" is not supported")
+		return
+	}
+	db, _ := params[0].(string)
+	uid, _ := params[1].(int)
+	pw, _ := params[2].(string)
+	model, _ := params[3].(string)
+	fn, _ := params[4].(string)
+	args, _ := params[5].([]any)
+	kwargs := map[string]any{}
+	if len(params) > 6 {
+		kwargs, _ = params[6].(map[string]any)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[model+"."+fn]++
+	if db != s.DB {
+		encodeFault(w, 1, fmt.Sprintf("Traceback (most recent call last):\npsycopg2.OperationalError: FATAL:  database \"%s\" does not exist", db))
+		return
+	}
+	if u, ok := s.users[uid]; !ok || u.Password != pw {
+		encodeFault(w, 3, "Access Denied")
+		return
+	}
+	var v any
+	var err error
+	switch {
+	case model == "res.partner" && fn == "message_post":
+		v, err = s.messagePost(uid, args, kwargs)
+	case model == "res.partner" && fn == "activity_schedule":
+		v, err = s.activitySchedule(uid, args, kwargs)
+	case model == "mail.activity" && fn == "create":
+		v, err = s.activityCreate(uid, args, kwargs)
+	case model == "mail.activity" && fn == "default_get":
+		v, err = s.activityDefaults(args, kwargs)
+	case (model == "ir.model" || model == "ir.model.data") && !s.users[uid].Admin:
+		err = noAccess(model)
+	default:
+		v, err = s.execute(model, fn, args, kwargs)
+	}
+	if err != nil {
+		if f, ok := err.(*Fault); ok {
+			encodeFault(w, f.Code, f.Msg)
+			return
+		}
+		encodeFault(w, 1, "Traceback (most recent call last):\n"+err.Error())
+		return
+	}
+	encodeResponse(w, v)
 }
