@@ -46,18 +46,18 @@ type Config struct {
 
 // Deliverer posts spooled calls to Odoo: a note on the partner for each,
 // and a Call activity for each missed call from a known partner. It uses
-// only what an internal user with Contact Creation may do: no ir.model, no
-// activity_schedule (docs/odoo-wire.md).
+// only what an internal user with Contact Creation may do, and what both
+// XML-RPC and JSON-2 take: no ir.model, no activity_schedule (it faults
+// after creating the activity in Odoo 16), no default_get.
 type Deliverer struct {
 	Odoo      Odoo
 	Directory Directory
 	Config    Config
 
-	mu        sync.Mutex
-	modelID   int // res.partner's ir.model id, from mail.activity default_get
-	callType  int
-	userNames map[int]string
-	inFlight  map[string]chan struct{} // uniqueids being posted
+	mu         sync.Mutex
+	callTypeID int
+	userNames  map[int]string
+	inFlight   map[string]chan struct{} // uniqueids being posted
 
 	delivered, skipped, rejected, retried atomic.Int64
 	failures                              [len(causes)]atomic.Int64
@@ -208,7 +208,7 @@ func (d *Deliverer) activity(ctx context.Context, r Record, p partnerInfo, marke
 	if err != nil || n > 0 {
 		return err
 	}
-	modelID, callType, err := d.ids(ctx)
+	callType, err := d.callType(ctx)
 	if err != nil {
 		return err
 	}
@@ -221,7 +221,6 @@ func (d *Deliverer) activity(ctx context.Context, r Record, p partnerInfo, marke
 		name = lookup.Pretty(r.Number)
 	}
 	vals := map[string]any{
-		"res_model_id":     modelID,
 		"res_id":           p.id,
 		"activity_type_id": callType,
 		"summary":          "Call back " + name,
@@ -236,42 +235,30 @@ func (d *Deliverer) activity(ctx context.Context, r Record, p partnerInfo, marke
 	if user != 0 {
 		vals["user_id"] = user
 	}
-	if modelID == 0 {
-		delete(vals, "res_model_id") // the context names the model
-	}
+	// The context names the document model, so the activity needs no
+	// res_model_id: that id lives in ir.model, which a user outside
+	// Administration/Access Rights may not read (docs/odoo-wire.md).
 	_, err = d.Odoo.Execute(ctx, "mail.activity", "create", []any{vals},
 		map[string]any{"context": map[string]any{"default_res_model": "res.partner"}})
 	return err
 }
 
-// ids finds, once, the ir.model id of res.partner and the "Call" activity
-// type. ir.model itself is closed to everyone outside Administration/Access
-// Rights; mail.activity default_get with default_res_model gives the id to
-// any internal user.
-func (d *Deliverer) ids(ctx context.Context) (int, int, error) {
+// callType finds, once, the "Call" activity type.
+func (d *Deliverer) callType(ctx context.Context) (int, error) {
 	d.mu.Lock()
-	m, c := d.modelID, d.callType
+	c := d.callTypeID
 	d.mu.Unlock()
-	if m != 0 && c != 0 {
-		return m, c, nil
+	if c != 0 {
+		return c, nil
 	}
-	res, err := d.Odoo.Execute(ctx, "mail.activity", "default_get", []any{[]any{"res_model_id"}},
-		map[string]any{"context": map[string]any{"default_res_model": "res.partner"}})
+	c, err := d.callActivityType(ctx)
 	if err != nil {
-		return 0, 0, err
-	}
-	defaults, _ := res.(map[string]any)
-	if m, _ = odoo.Int(defaults["res_model_id"]); m == 0 {
-		m, _ = odoo.Many2one(defaults["res_model_id"])
-	}
-	c, err = d.callActivityType(ctx)
-	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	d.mu.Lock()
-	d.modelID, d.callType = m, c
+	d.callTypeID = c
 	d.mu.Unlock()
-	return m, c, nil
+	return c, nil
 }
 
 // callActivityType is the activity type of the phonecall category named

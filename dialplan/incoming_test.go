@@ -43,7 +43,9 @@ func newWorld(t *testing.T, st dialplan.Settings) *world {
 	w.ids["gone"] = o.Upsert(odootest.Partner{Name: "Archived NV", IsCompany: true, Phone: "02 555 77 77"})
 	o.Update(w.ids["gone"], func(p *odootest.Partner) { p.Active = false })
 
-	client := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet})
+	cfg := o.Config(url)
+	cfg.Logger = quiet
+	client := odoo.New(cfg)
 	w.dir = lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet, UserLogins: []string{"john"}}, client)
 	if err := w.dir.Sync(context.Background()); err != nil {
 		t.Fatal(err)

@@ -3,11 +3,15 @@ package lookup_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 // seed adds n partners with a phone each and a mobile on every other one.
@@ -75,5 +79,38 @@ func BenchmarkIndexBuild100k(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(st.Numbers), "B/number")
 		b.ReportMetric(float64(st.Numbers), "numbers")
 		runtime.KeepAlive(d)
+	}
+}
+
+// BenchmarkFullSync syncs the same partners over XML-RPC and over JSON-2
+// from one Odoo 19 emulator, so that the two compare in one run. The
+// emulator serves both in-process: its own work is in both figures.
+// Set ODOO_AGI_BENCH_PARTNERS for another size (100000 in the README).
+func BenchmarkFullSync(b *testing.B) {
+	n := 20_000
+	if s := os.Getenv("ODOO_AGI_BENCH_PARTNERS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	o := odootest.New()
+	url, err := o.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	o.SetVersion(19)
+	seed(o, n)
+	key := o.AddAPIKey("asterisk1")
+	for _, api := range []string{odoo.XMLRPC, odoo.JSON2} {
+		b.Run(api, func(b *testing.B) {
+			c := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", APIKey: key, API: api, Logger: quiet, Timeout: 5 * time.Minute})
+			b.ReportAllocs()
+			for b.Loop() {
+				d := lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet, PageSize: 2000}, c)
+				if err := d.Sync(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n), "partners")
+		})
 	}
 }

@@ -22,8 +22,12 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func emulator(t testing.TB) (*odootest.Server, string) { return odootest.StartT(t) }
 
+// client is the system account's client over the API the suite runs on
+// (odootest.TestAPI); a password stands in for the key over XML-RPC.
 func client(url string) *odoo.Client {
-	return odoo.New(odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Timeout: 5 * time.Second, Logger: quiet})
+	c := odootest.New().Config(url)
+	c.Logger = quiet
+	return odoo.New(c)
 }
 
 func directory(t testing.TB, url string, mod func(*lookup.Config)) *lookup.Directory {
@@ -80,6 +84,10 @@ func TestSyncIndexesMessyNumbersAndChoosesDeterministically(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "mobile") && odootest.TestAPI() == odoo.JSON2 {
+				// Odoo 19 removed res.partner.mobile: what is stored there is not read.
+				tc.status, tc.display = lookup.NotFound, ""
+			}
 			s, name := lookupName(t, d, tc.raw)
 			if s != tc.status || name != tc.display {
 				t.Errorf("Lookup(%q) = %v %q, want %v %q", tc.raw, s, name, tc.status, tc.display)

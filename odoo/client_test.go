@@ -3,6 +3,7 @@ package odoo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -66,4 +67,107 @@ func TestFaultsBecomeOneClearError(t *testing.T) {
 		}
 		o.SetPassword("asterisk1", "asterisk1")
 	})
+}
+
+func TestAutoPicksTheAPIByVersion(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name      string
+		version   int
+		key       bool
+		want      string
+		xmlrpcMax int64
+	}{
+		{"Odoo 16 with a key: XML-RPC, the key in place of the password", 16, true, odoo.XMLRPC, 10},
+		{"Odoo 19 with a key: JSON-2, and no XML-RPC request at all", 19, true, odoo.JSON2, 0},
+		{"Odoo 19 without a key: XML-RPC", 19, false, odoo.XMLRPC, 10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := odootest.New()
+			url, err := o.Start()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			o.SetVersion(tc.version)
+			o.Upsert(odootest.Partner{Name: "ACME SA", Phone: "025551234"})
+			cfg := odoo.Config{URL: url, DB: "odoo", User: "asterisk1", Password: "asterisk1", Logger: quiet}
+			if tc.key {
+				cfg.APIKey, cfg.Password = o.AddAPIKey("asterisk1"), ""
+			}
+			c := odoo.New(cfg)
+			res, err := c.Execute(ctx, "res.partner", "search_read", []any{[]any{[]any{"name", "=", "ACME SA"}}}, map[string]any{"fields": []any{"name"}})
+			if recs := odoo.Records(res); err != nil || len(recs) != 1 || odoo.String(recs[0]["name"]) != "ACME SA" {
+				t.Fatalf("%v %v", res, err)
+			}
+			if api, _ := c.API(ctx); api != tc.want {
+				t.Errorf("API = %s, want %s", api, tc.want)
+			}
+			if x, _ := o.Requests(); x > tc.xmlrpcMax {
+				t.Errorf("%d XML-RPC requests", x)
+			}
+		})
+	}
+}
+
+func TestJSON2ErrorsReadLikeFaults(t *testing.T) {
+	o := odootest.New()
+	url, err := o.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	o.SetVersion(19)
+	acme := o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true})
+	o.AddUser("john", "John")
+	key := o.AddAPIKey("john")
+	ctx := context.Background()
+	c := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "john", APIKey: key, API: odoo.JSON2, Logger: quiet})
+	cases := []struct {
+		name   string
+		call   func() error
+		kind   error
+		fault  int
+		words  string
+		groups []string
+	}{
+		{"a wrong key", func() error {
+			_, err := odoo.New(odoo.Config{URL: url, DB: "odoo", User: "john", APIKey: "nope", API: odoo.JSON2}).Execute(ctx, "res.partner", "search_count", []any{[]any{}}, nil)
+			return err
+		}, odoo.ErrLogin, 3, "API key for \"john\" was refused", nil},
+		{"no right to post", func() error {
+			_, err := c.Execute(ctx, "res.partner", "message_post", []any{[]any{acme}}, map[string]any{"body": "x"})
+			return err
+		}, odoo.ErrAccess, 4, "not allowed to write res.partner", []string{"Contact/Creation"}},
+		{"an unknown model", func() error {
+			_, err := c.Execute(ctx, "crm.lead", "search_count", []any{[]any{}}, nil)
+			return err
+		}, odoo.ErrUser, 2, "the model 'crm.lead' does not exist", nil},
+		{"an unknown field", func() error {
+			_, err := c.Execute(ctx, "res.partner", "search_read", []any{[]any{}}, map[string]any{"fields": []any{"mobile"}})
+			return err
+		}, odoo.ErrServer, 1, "Invalid field 'mobile'", nil},
+		{"an activity without its model", func() error {
+			_, err := c.Execute(ctx, "mail.activity", "create", []any{map[string]any{"res_model": "res.partner", "res_id": acme}}, nil)
+			return err
+		}, odoo.ErrUser, 2, "Field: Document Model (res_model_id)", nil},
+		{"a wrong database", func() error {
+			_, err := odoo.New(odoo.Config{URL: url, DB: "prod", User: "john", APIKey: key, API: odoo.JSON2}).Execute(ctx, "res.partner", "search_count", []any{[]any{}}, nil)
+			return err
+		}, odoo.ErrNoDatabase, 1, "no JSON-2 API for db \"prod\"", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			var oe *odoo.Error
+			if !errors.As(err, &oe) || !errors.Is(err, tc.kind) || oe.Fault != tc.fault || !strings.Contains(err.Error(), tc.words) ||
+				strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "Traceback") {
+				t.Errorf("err = %v; want %v, fault %d, saying %q on one line, no traceback", err, tc.kind, tc.fault, tc.words)
+			}
+			if tc.groups != nil && (oe == nil || fmt.Sprint(oe.Groups) != fmt.Sprint(tc.groups)) {
+				t.Errorf("groups %v, want %v", oe.Groups, tc.groups)
+			}
+		})
+	}
 }

@@ -42,7 +42,7 @@ func seedDemo(o *odootest.Server) int {
 	john := o.AddUser("john", "John Seller")
 	acme := o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "+32 2 555 00 00", CountryID: be, UserID: john, CategoryIDs: []int{vip}})
 	o.Upsert(odootest.Partner{Name: "Zoë Müller", ParentID: acme, Phone: "02 555 12 34", CountryID: be, UserID: john, CategoryIDs: []int{vip}})
-	o.Upsert(odootest.Partner{Name: "Jean Dupont", Mobile: "0475/12.34.56", CountryID: be})
+	o.Upsert(odootest.Partner{Name: "Jean Dupont", Phone: "0475/12.34.56", CountryID: be}) // Odoo 19 has no mobile field
 	globex := o.Upsert(odootest.Partner{Name: "Globex", IsCompany: true, Phone: "02 234 56 78", CountryID: be})
 	o.Upsert(odootest.Partner{Name: "Ann", ParentID: globex, Phone: "0032 2 234 56 78"})
 	o.Upsert(odootest.Partner{Name: "Bob", ParentID: globex, Phone: "02/234.56.78"})
@@ -82,6 +82,9 @@ func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) err
 	}
 	defer o.Close()
 	n := seedDemo(o)
+	// The demo shows the way forward: Odoo 19 over JSON-2 with an API key.
+	o.SetVersion(19)
+	apiKey := o.AddAPIKey("asterisk1")
 	o.SetPassword("asterisk1", "demo-password")
 	o.SetPassword("john", "demo")
 	pbx := amitest.New()
@@ -95,7 +98,7 @@ func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) err
 	c := daemon.DefaultConfig()
 	c.Path = "(demo)"
 	c.Debug = opt.debug
-	c.Odoo.URL, c.Odoo.Password = odooURL, "demo-password"
+	c.Odoo.URL, c.Odoo.Password, c.Odoo.APIKey = odooURL, "", apiKey
 	c.Odoo.CacheFile = filepath.Join(os.TempDir(), fmt.Sprintf("odoo-agi-demo-%d.snapshot", os.Getpid()))
 	defer os.Remove(c.Odoo.CacheFile)
 	c.AMI.Address, c.AMI.Secret = amiAddr, "demo-secret"
@@ -131,7 +134,7 @@ func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) err
 	}
 	addr := d.AGIAddr()
 
-	fmt.Fprintf(stdout, "odoo-agi demo: Odoo emulator at %s with %d contacts, FastAGI on %s\n\n", odooURL, n, addr)
+	fmt.Fprintf(stdout, "odoo-agi demo: Odoo 19 emulator at %s with %d contacts (JSON-2 API), FastAGI on %s\n\n", odooURL, n, addr)
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CALLER ID IN\tE.164\tODOO_LOOKUP\tCALLERID(name) OUT\tSALESPERSON\tTAGS\tAGI ROUND TRIPS\t")
 	for _, call := range demoCalls {

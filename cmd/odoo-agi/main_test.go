@@ -96,7 +96,7 @@ func TestTheDemoRunsToItsTableAndExitsCleanlyWhenAsked(t *testing.T) {
 		t.Fatal("the demo did not stop when asked")
 	}
 	table := out.String()
-	for _, want := range []string{`"ACME SA, Zoë Müller"`, "PJSIP/101&PJSIP/101b", `"PARIS OFFICE"`, "NOTFOUND", "SKIPPED", "stopped",
+	for _, want := range []string{"(JSON-2 API)", `"ACME SA, Zoë Müller"`, "PJSIP/101&PJSIP/101b", `"PARIS OFFICE"`, "NOTFOUND", "SKIPPED", "stopped",
 		"Click-to-dial: john calls 0475 12 34 56 → answered", "Channel: Local/ring@odoo-originate/n", "Variable: ODOO_CALLEE_NAME=Jean Dupont",
 		"Variable: _ODOO_AAV_PJSIP101b=<sip:127.0.0.1>;answer-after=0", "Phone page: http://127.0.0.1:", "sign in as john, password demo"} {
 		if !strings.Contains(table, want) {

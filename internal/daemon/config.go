@@ -49,6 +49,8 @@ type Config struct {
 		DB              string   `toml:"db"`
 		User            string   `toml:"user"`
 		Password        string   `toml:"password"`
+		APIKey          string   `toml:"api_key"`
+		API             string   `toml:"api"`
 		RefreshInterval Duration `toml:"refresh_interval"`
 		IndexSize       int      `toml:"index_size"`
 		CacheFile       string   `toml:"cache_file"`
@@ -131,6 +133,7 @@ func DefaultConfig() *Config {
 	c.Odoo.DB = "odoo"
 	c.Odoo.User = "asterisk1"
 	c.Odoo.Password = "asterisk1"
+	c.Odoo.API = odoo.Auto
 	c.Odoo.RefreshInterval.Duration = 30 * time.Second
 	c.Odoo.IndexSize = 1_000_000
 	c.Odoo.CacheFile = "/var/lib/odoo-agi/index.snapshot"
@@ -246,6 +249,15 @@ func (c *Config) Validate() error {
 	u, err := url.Parse(c.Odoo.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("[odoo] url = %q: want http(s)://host[:port], e.g. http://127.0.0.1:8069", odoo.RedactURL(c.Odoo.URL))
+	}
+	switch c.Odoo.API {
+	case odoo.Auto, odoo.XMLRPC:
+	case odoo.JSON2:
+		if c.Odoo.APIKey == "" {
+			return fmt.Errorf("[odoo] api = \"json2\" needs [odoo] api_key: create one in Odoo for %q (Preferences > Account Security > New API Key)", c.Odoo.User)
+		}
+	default:
+		return fmt.Errorf("[odoo] api = %q: want \"auto\", \"xmlrpc\" or \"json2\"", c.Odoo.API)
 	}
 	if c.Odoo.DB == "" || c.Odoo.User == "" {
 		return fmt.Errorf("[odoo] db and user must not be empty")

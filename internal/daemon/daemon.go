@@ -275,7 +275,7 @@ func levelOf(debug bool) slog.Level {
 
 // warnings are logged at every start.
 func warnings(c *Config, log *slog.Logger) {
-	if c.Odoo.Password == "asterisk1" {
+	if c.Odoo.Password == "asterisk1" && c.Odoo.APIKey == "" {
 		log.Warn("!!! [odoo] password is still the default \"asterisk1\": anyone who knows the default can read your contacts. Change it in Odoo and in " + c.Path + " !!!")
 	}
 	if c.wideOpen() {

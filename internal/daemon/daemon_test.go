@@ -19,6 +19,9 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/odoo-agi/odoo-agi/agi"
+	"github.com/odoo-agi/odoo-agi/calllog"
+	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -300,5 +303,84 @@ func TestADeadListenerEndsRun(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run went on without its FastAGI listener")
+	}
+}
+
+// TestOdoo19WithAKeyIsServedOverJSON2Only: a refresh cycle of serve, the
+// call log and a lookup make no XML-RPC request, so Odoo 19 logs no
+// deprecation warning.
+func TestOdoo19WithAKeyIsServedOverJSON2Only(t *testing.T) {
+	o := odootest.New()
+	url, err := o.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	o.SetVersion(19)
+	o.Upsert(odootest.Partner{Name: "ACME SA", Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
+	key := o.AddAPIKey("asterisk1")
+	p := writeConfig(t, fmt.Sprintf("[odoo]\nurl = %q\napi_key = %q\npassword = \"\"\nrefresh_interval = \"1s\"\ncache_file = \"\"\n[api]\nlisten = \"\"\n[calllog]\nenabled = true\nspool_dir = %q\n",
+		url, key, t.TempDir()))
+	d := newTestDaemon(t, p, &syncBuf{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	wait.For(t, "a sync and a refresh", 10*time.Second, func() bool {
+		return d.Directory.State().Loaded && o.Calls("res.partner.search_read") >= 2
+	})
+	if err := d.Spool.Append(ctx, calllog.Record{UniqueID: "1.1", Direction: calllog.Incoming, Number: "025551234", Status: "NOANSWER"}); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "the call log", 10*time.Second, func() bool { return len(o.Messages()) == 1 && len(o.Activities()) == 1 })
+	if x, j := o.Requests(); x != 0 || j == 0 || o.Deprecations() != 0 {
+		t.Errorf("%d XML-RPC and %d JSON-2 requests, %d deprecation warnings; want JSON-2 only", x, j, o.Deprecations())
+	}
+}
+
+func TestSwitchingTheAPIOnReloadNeedsARestart(t *testing.T) {
+	base := "[api]\nlisten = \"\"\n[odoo]\ncache_file = \"\"\n"
+	p := writeConfig(t, base)
+	logs := &syncBuf{}
+	d := newTestDaemon(t, p, logs)
+	os.WriteFile(p, []byte(base+"api = \"xmlrpc\"\n"), 0o600)
+	d.ReloadFile()
+	if !strings.Contains(logs.String(), "need a restart") || !strings.Contains(logs.String(), "[odoo]") {
+		t.Errorf("the switch was not flagged:\n%s", logs)
+	}
+}
+
+func TestJSON2WithoutAKeyIsAConfigError(t *testing.T) {
+	p := writeConfig(t, "[odoo]\napi = \"json2\"\n")
+	if _, err := LoadConfig(p); err == nil || !strings.Contains(err.Error(), "api_key") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestPingSaysWhichAPIAndWarnsOfXMLRPCOn19(t *testing.T) {
+	o := odootest.New()
+	url, err := o.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Close)
+	o.SetVersion(19)
+	key := o.AddAPIKey("asterisk1")
+	text := func(cfg string) string {
+		c, err := LoadConfig(writeConfig(t, fmt.Sprintf("[odoo]\nurl = %q\n%s", url, cfg)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, ch := range Ping(context.Background(), c) {
+			fmt.Fprintf(&b, "%v %s %s\n", ch.OK, ch.Name, ch.Detail)
+		}
+		return b.String()
+	}
+	if out := text(fmt.Sprintf("api_key = %q\npassword = \"\"\n", key)); !strings.Contains(out, "over JSON-2") || strings.Contains(out, "deprecates") {
+		t.Errorf("with a key:\n%s", out)
+	}
+	if out := text("password = \"asterisk1\"\n"); !strings.Contains(out, "over XML-RPC") || !strings.Contains(out, "Odoo 19 deprecates XML-RPC") || !strings.Contains(out, "New API Key") {
+		t.Errorf("without a key:\n%s", out)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/api"
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 // Ping checks Odoo (login, read access to contacts) and, when [ami] is
@@ -20,10 +21,22 @@ func Ping(ctx context.Context, c *Config) []api.Check {
 	client := oc.OdooClient(quiet)
 	var out []api.Check
 	t0 := time.Now()
+	used, _ := client.API(ctx)
 	if uid, err := client.Login(ctx); err != nil {
 		out = append(out, api.Check{Name: "odoo login", Detail: err.Error()})
 	} else {
-		out = append(out, api.Check{OK: true, Name: "odoo login", Detail: fmt.Sprintf("as %q on db %q (uid %d, %v)", c.Odoo.User, c.Odoo.DB, uid, since(t0))})
+		who := fmt.Sprintf("uid %d", uid)
+		if used == odoo.JSON2 {
+			who = "API key"
+		}
+		out = append(out, api.Check{OK: true, Name: "odoo login", Detail: fmt.Sprintf("as %q on db %q over %s (%s, %v)", c.Odoo.User, c.Odoo.DB, apiName(used), who, since(t0))})
+		if used == odoo.XMLRPC {
+			if major, err := client.ServerVersion(ctx); err == nil && major >= 19 {
+				out = append(out, api.Check{OK: true, Name: "warning", Detail: fmt.Sprintf(
+					"Odoo %d deprecates XML-RPC and removes it in Odoo 22 (Odoo Online 21.1); switch to JSON-2: create an API key for %q in Odoo (Preferences > Account Security > New API Key) and set [odoo] api_key",
+					major, c.Odoo.User)})
+			}
+		}
 		t0 = time.Now()
 		if res, err := client.Execute(ctx, "res.partner", "search_count", []any{[]any{}}, nil); err != nil {
 			out = append(out, api.Check{Name: "odoo read contacts", Detail: err.Error()})
@@ -31,7 +44,7 @@ func Ping(ctx context.Context, c *Config) []api.Check {
 			out = append(out, api.Check{OK: true, Name: "odoo read contacts", Detail: fmt.Sprintf("%v active, %v", res, since(t0))})
 		}
 	}
-	if c.Odoo.Password == "asterisk1" {
+	if c.Odoo.Password == "asterisk1" && c.Odoo.APIKey == "" {
 		out = append(out, api.Check{OK: true, Name: "warning", Detail: `[odoo] password is the default "asterisk1": change it`})
 	}
 	return append(out, pingAMI(ctx, c, quiet)...)
@@ -60,3 +73,10 @@ func pingAMI(ctx context.Context, c *Config, log *slog.Logger) []api.Check {
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
+
+func apiName(api string) string {
+	if api == odoo.JSON2 {
+		return "JSON-2"
+	}
+	return "XML-RPC"
+}

@@ -22,7 +22,7 @@ import (
 // level while the logger is enabled for it.
 func (c *Config) OdooClient(log *slog.Logger) *odoo.Client {
 	return odoo.New(odoo.Config{URL: c.Odoo.URL, DB: c.Odoo.DB, User: c.Odoo.User, Password: c.Odoo.Password,
-		Timeout: c.Odoo.Timeout.Duration, Logger: log, Trace: true})
+		APIKey: c.Odoo.APIKey, API: c.Odoo.API, Timeout: c.Odoo.Timeout.Duration, Logger: log, Trace: true})
 }
 
 // Directory is the partner index for [odoo] and [pbx].

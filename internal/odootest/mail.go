@@ -60,6 +60,9 @@ func (s *Server) canWrite(uid, id int) error {
 	case u.Admin:
 		return nil
 	case !u.ContactCreation || s.denyWrite:
+		if s.version >= 19 {
+			return errNoRight19
+		}
 		return errNoRight
 	case s.readOnly[id]:
 		return &Fault{4, "The requested operation cannot be completed due to security restrictions. Please contact your system administrator.\n\n(Document type: Contact, Operation: write)"}
@@ -119,7 +122,9 @@ func (s *Server) mailRows(model string) (rows []record, fields []string, ok bool
 
 // The faults a real Odoo 16 gave, verbatim (docs/odoo-wire.md).
 var (
-	errNoRight    = &Fault{4, "You are not allowed to modify 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Extra Rights/Contact Creation\n\t- Sales/User: Own Documents Only\n\nContact your administrator to request access if necessary."}
+	errNoRight = &Fault{4, "You are not allowed to modify 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Extra Rights/Contact Creation\n\t- Sales/User: Own Documents Only\n\nContact your administrator to request access if necessary."}
+	// Odoo 19 renamed the groups ("Contact / Creation").
+	errNoRight19  = &Fault{4, "You are not allowed to modify 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Contact/Creation\n\nContact your administrator to request access if necessary."}
 	errNoActivity = &Fault{4, "Due to security restrictions, you are not allowed to create 'Activity' (mail.activity) records.\n\nContact your administrator to request access if necessary."}
 	errNoModel    = &Fault{2, "The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n- Delete: another model requires the record being deleted. If possible, archive it instead.\n\nModel: Activity (mail.activity)\nField: Document Model (res_model_id)"}
 )
@@ -211,7 +216,7 @@ func (s *Server) activityCreate(uid int, args []any, kw map[string]any) (any, er
 	}
 	a.ResID, _ = vals["res_id"].(int)
 	if err := s.canWrite(uid, a.ResID); err != nil {
-		if err == errNoRight {
+		if err == errNoRight || err == errNoRight19 {
 			return nil, errNoActivity
 		}
 		return nil, err
@@ -242,8 +247,9 @@ func (s *Server) activityCreate(uid int, args []any, kw map[string]any) (any, er
 // it returns cannot be marshalled. A retry would create a second one.
 func (s *Server) activitySchedule(uid int, args []any, kw map[string]any) (any, error) {
 	ids, _ := first(args).([]any)
+	var created []any
 	for _, v := range ids {
-		id, _ := v.(int)
+		id := toInt(v)
 		vals := map[string]any{"res_model_id": modelPartnerID, "res_id": id, "activity_type_id": 4,
 			"date_deadline": s.now().Format("2006-01-02")}
 		for _, k := range []string{"summary", "note", "user_id", "date_deadline"} {
@@ -251,9 +257,14 @@ func (s *Server) activitySchedule(uid int, args []any, kw map[string]any) (any, 
 				vals[k] = v
 			}
 		}
-		if _, err := s.activityCreate(uid, []any{vals}, nil); err != nil {
+		aid, err := s.activityCreate(uid, []any{vals}, nil)
+		if err != nil {
 			return nil, err
 		}
+		created = append(created, aid)
+	}
+	if s.version >= 19 {
+		return created, nil // 19 marshals a recordset as its ids
 	}
 	return nil, &Fault{1, "Traceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/odoo/service/wsgi_server.py\", line 97, in xmlrpc_2\nTypeError: cannot marshal <class 'odoo.api.mail.activity'> objects"}
 }

@@ -6,6 +6,7 @@
 package odootest
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"net/http"
@@ -43,6 +44,7 @@ type User struct {
 	Email           string
 	ContactCreation bool
 	Admin           bool
+	APIKey          string // "" until AddAPIKey
 }
 
 // Server is the emulator. Create it with New; the zero value is not usable.
@@ -68,10 +70,15 @@ type Server struct {
 	activities    []Activity
 
 	calls   map[string]int // "model.method" → count
+	version int            // 16 or 19: what the emulator answers like
 	total   atomic.Int64
-	authN   atomic.Int64
-	ln      net.Listener
-	httpSrv *http.Server
+	xmlrpcN atomic.Int64 // XML-RPC requests
+	json2N  atomic.Int64 // JSON-2 requests
+
+	deprecations atomic.Int64 // the WARNING Odoo 19 logs per XML-RPC request
+	authN        atomic.Int64
+	ln           net.Listener
+	httpSrv      *http.Server
 }
 
 // New returns an emulator with the standard countries, no partners and the
@@ -88,8 +95,9 @@ func New() *Server {
 		categories: map[int]string{},
 		fields: []string{"id", "name", "display_name", "is_company", "parent_id", "commercial_partner_id",
 			"commercial_company_name", "phone", "mobile", "country_id", "user_id", "category_id", "active", "write_date"},
-		nextID: 100,
-		calls:  map[string]int{},
+		nextID:  100,
+		calls:   map[string]int{},
+		version: 16,
 	}
 	base := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	var tick atomic.Int64
@@ -115,6 +123,7 @@ func (s *Server) StartOn(addr string) (string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/xmlrpc/2/common", s.serveCommon)
 	mux.HandleFunc("/xmlrpc/2/object", s.serveObject)
+	mux.HandleFunc("/json/2/{model}/{method}", s.serveJSON2)
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go s.httpSrv.Serve(ln)
 	return "http://" + ln.Addr().String(), nil
@@ -133,6 +142,38 @@ func (s *Server) SetClock(now func() time.Time) {
 	defer s.mu.Unlock()
 	s.now = now
 }
+
+// SetVersion makes the emulator answer like Odoo 16 or 19. 19 serves
+// JSON-2, has no res.partner mobile field, logs a deprecation warning on
+// every XML-RPC request, names groups as 19 does, and answers
+// activity_schedule with the new activity's id.
+func (s *Server) SetVersion(v int) {
+	s.mu.Lock()
+	s.version = v
+	s.mu.Unlock()
+	if v >= 19 {
+		s.RemoveField("mobile")
+	}
+}
+
+func (s *Server) major() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.version
+}
+
+// AddAPIKey gives the user an API key and returns it.
+func (s *Server) AddAPIKey(login string) string {
+	key := fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprint(login, time.Now().UnixNano()))))[:40]
+	s.updateUser(login, func(u *User) { u.APIKey = key })
+	return key
+}
+
+// Requests reports the XML-RPC and the JSON-2 requests served.
+func (s *Server) Requests() (xmlrpc, json2 int64) { return s.xmlrpcN.Load(), s.json2N.Load() }
+
+// Deprecations counts the warnings a real Odoo 19 would have logged.
+func (s *Server) Deprecations() int64 { return s.deprecations.Load() }
 
 // SetLatency delays every answer by d.
 func (s *Server) SetLatency(d time.Duration) { set(&s.mu, &s.latency, d) }

@@ -226,7 +226,9 @@ func encodeValue(b *bytes.Buffer, v any) {
 	b.WriteString("</value>\n")
 }
 
-func (s *Server) gate(w http.ResponseWriter, r *http.Request) (string, []any, bool) {
+// arrive counts a request, waits its latency, and answers 502 while the
+// emulator is down. It reports whether to go on.
+func (s *Server) arrive(w http.ResponseWriter, r *http.Request) bool {
 	s.total.Add(1)
 	s.mu.Lock()
 	lat, down := s.latency, s.down
@@ -235,12 +237,24 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request) (string, []any, bo
 		select {
 		case <-time.After(lat):
 		case <-r.Context().Done():
-			return "", nil, false
+			return false
 		}
 	}
 	if down {
 		http.Error(w, "502 Bad Gateway", http.StatusBadGateway)
+		return false
+	}
+	return true
+}
+
+func (s *Server) gate(w http.ResponseWriter, r *http.Request) (string, []any, bool) {
+	if !s.arrive(w, r) {
 		return "", nil, false
+	}
+	s.xmlrpcN.Add(1)
+	if s.major() >= 19 {
+		// Odoo 19 logs this at WARNING on every XML-RPC request.
+		s.deprecations.Add(1)
 	}
 	if r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -262,8 +276,9 @@ func (s *Server) serveCommon(w http.ResponseWriter, r *http.Request) {
 	}
 	switch method {
 	case "version":
-		encodeResponse(w, map[string]any{"server_version": "16.0", "server_serie": "16.0",
-			"server_version_info": []any{16, 0, 0, "final", 0, ""}, "protocol_version": 1})
+		v := s.major()
+		encodeResponse(w, map[string]any{"server_version": fmt.Sprintf("%d.0", v), "server_serie": fmt.Sprintf("%d.0", v),
+			"server_version_info": []any{v, 0, 0, "final", 0, ""}, "protocol_version": 1})
 	case "authenticate", "login":
 		s.authN.Add(1)
 		if len(params) < 3 {
@@ -280,7 +295,7 @@ func (s *Server) serveCommon(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, u := range s.users {
-			if u.Login == login && u.Password == pw {
+			if u.Login == login && (u.Password == pw || u.APIKey != "" && u.APIKey == pw) {
 				encodeResponse(w, u.ID)
 				return
 			}
@@ -317,26 +332,12 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 		encodeFault(w, 1, fmt.Sprintf("Traceback (most recent call last):\npsycopg2.OperationalError: FATAL:  database \"%s\" does not exist", db))
 		return
 	}
-	if u, ok := s.users[uid]; !ok || u.Password != pw {
+	// Odoo 14 and later take an API key in place of the password.
+	if u, ok := s.users[uid]; !ok || u.Password != pw && (u.APIKey == "" || u.APIKey != pw) {
 		encodeFault(w, 3, "Access Denied")
 		return
 	}
-	var v any
-	var err error
-	switch {
-	case model == "res.partner" && fn == "message_post":
-		v, err = s.messagePost(uid, args, kwargs)
-	case model == "res.partner" && fn == "activity_schedule":
-		v, err = s.activitySchedule(uid, args, kwargs)
-	case model == "mail.activity" && fn == "create":
-		v, err = s.activityCreate(uid, args, kwargs)
-	case model == "mail.activity" && fn == "default_get":
-		v, err = s.activityDefaults(args, kwargs)
-	case (model == "ir.model" || model == "ir.model.data") && !s.users[uid].Admin:
-		err = noAccess(model)
-	default:
-		v, err = s.execute(model, fn, args, kwargs)
-	}
+	v, err := s.dispatch(uid, model, fn, args, kwargs)
 	if err != nil {
 		if f, ok := err.(*Fault); ok {
 			encodeFault(w, f.Code, f.Msg)
@@ -346,4 +347,23 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	encodeResponse(w, v)
+}
+
+// dispatch runs one model method as uid, for either API. It runs under s.mu.
+func (s *Server) dispatch(uid int, model, fn string, args []any, kwargs map[string]any) (any, error) {
+	switch {
+	case model == "res.partner" && fn == "message_post":
+		return s.messagePost(uid, args, kwargs)
+	case model == "res.partner" && fn == "activity_schedule":
+		return s.activitySchedule(uid, args, kwargs)
+	case model == "mail.activity" && fn == "create":
+		return s.activityCreate(uid, args, kwargs)
+	case model == "mail.activity" && fn == "default_get":
+		return s.activityDefaults(args, kwargs)
+	case model == "res.users" && fn == "context_get":
+		return map[string]any{"lang": "en_US", "tz": "Europe/Brussels", "uid": uid}, nil
+	case (model == "ir.model" || model == "ir.model.data") && !s.users[uid].Admin:
+		return nil, noAccess(model)
+	}
+	return s.execute(model, fn, args, kwargs)
 }
