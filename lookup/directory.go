@@ -68,7 +68,13 @@ type Config struct {
 	CacheFile       string        // snapshot path; "" disables it
 	PageSize        int           // search_read page; 0 means 2000
 	UserLogins      []string      // PBX users' logins to resolve to res.users ids
-	Logger          *slog.Logger
+	// FullSyncInterval re-reads every partner, in the background, to heal
+	// what a refresh missed; 0 means 6h. Each run is jittered by ±10%.
+	FullSyncInterval time.Duration
+	// LiveSearches caps the live searches in flight; 0 means 4. A miss
+	// past the cap gives up at once instead of queueing behind Odoo.
+	LiveSearches int
+	Logger       *slog.Logger
 }
 
 type normResult struct {
@@ -82,15 +88,19 @@ type Odoo interface {
 }
 
 // Directory answers lookups from memory and keeps itself in step with Odoo.
+// Lookups read the published index without a lock; syncs build a new one
+// beside it and swap it in.
 type Directory struct {
 	cfg  Config
 	odoo Odoo
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	idx       *index
-	loaded    bool  // a sync or a snapshot ever filled the index
-	lastWrite int64 // newest write_date seen, Unix seconds
+	idx    atomic.Pointer[index]
+	loaded atomic.Bool // a sync or a snapshot ever filled the index
+	wmu    sync.Mutex  // one writer of the index at a time
+
+	mu        sync.Mutex // the fields below, never held while a lookup waits
+	lastWrite int64      // newest write_date seen, Unix seconds
 	countries map[int]string
 	tags      map[int]string
 	users     map[string]int    // login → res.users id
@@ -103,10 +113,14 @@ type Directory struct {
 	synced    chan struct{}            // closed by the first full sync
 	syncOnce  sync.Once
 
-	norm *lru.Cache[string, normResult]
-	neg  *expirable.LRU[string, struct{}]
+	norm  *lru.Cache[string, normResult]
+	neg   *expirable.LRU[string, struct{}]   // numbers a live search did not find
+	found *expirable.LRU[string, []*partner] // numbers a live search found
+	slots chan struct{}                      // live searches in flight, bounded
 
-	counts [Unavailable + 1]atomic.Int64 // lookups by Status
+	counts   [Unavailable + 1]atomic.Int64 // lookups by Status
+	gaveUp   atomic.Int64                  // live searches refused at the cap
+	searches atomic.Int64                  // live searches made
 }
 
 // LookupCounts reports how many lookups ended in each status since start.
@@ -136,6 +150,12 @@ func NewDirectory(cfg Config, odoo Odoo) *Directory {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 2000
 	}
+	if cfg.FullSyncInterval <= 0 {
+		cfg.FullSyncInterval = 6 * time.Hour
+	}
+	if cfg.LiveSearches <= 0 {
+		cfg.LiveSearches = 4
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -143,13 +163,15 @@ func NewDirectory(cfg Config, odoo Odoo) *Directory {
 		cfg:     cfg,
 		odoo:    odoo,
 		log:     cfg.Logger,
-		idx:     newIndex(cfg.IndexSize),
 		pending: map[string]chan struct{}{},
 		synced:  make(chan struct{}),
 		users:   map[string]int{},
+		slots:   make(chan struct{}, cfg.LiveSearches),
 	}
+	d.idx.Store(newIndex(cfg.IndexSize))
 	d.norm, _ = lru.New[string, normResult](100_000)
 	d.neg = expirable.NewLRU[string, struct{}](100_000, nil, cfg.NegativeTTL)
+	d.found = expirable.NewLRU[string, []*partner](100_000, nil, cfg.NegativeTTL)
 	return d
 }
 
@@ -180,9 +202,7 @@ func (d *Directory) lookup(ctx context.Context, raw string) Result {
 	if r, hit := d.fromIndex(nr.e164); hit {
 		return r
 	}
-	d.mu.Lock()
-	complete, loaded := d.idx.complete, d.loaded
-	d.mu.Unlock()
+	complete, loaded := d.idx.Load().complete, d.loaded.Load()
 	if complete {
 		return Result{Status: NotFound, E164: nr.e164}
 	}
@@ -204,9 +224,9 @@ func (d *Directory) lookup(ctx context.Context, raw string) Result {
 		}
 	}
 	d.mu.Lock()
-	loaded, lastErr := d.loaded, d.lastErr
+	lastErr := d.lastErr
 	d.mu.Unlock()
-	if loaded {
+	if loaded = d.loaded.Load(); loaded {
 		return Result{Status: NotFound, E164: nr.e164}
 	}
 	if lastErr == nil {
@@ -215,14 +235,20 @@ func (d *Directory) lookup(ctx context.Context, raw string) Result {
 	return Result{Status: Unavailable, E164: nr.e164, Reason: lastErr}
 }
 
+// fromIndex answers from the published index, then from what live
+// searches found; it takes no lock.
 func (d *Directory) fromIndex(e164 string) (Result, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	ps, ok := d.idx.numbers.Get(e164)
-	if !ok || len(ps) == 0 {
+	ix := d.idx.Load()
+	ps, ok := ix.numbers[e164]
+	if !ok {
+		if ps, ok = d.found.Get(e164); !ok {
+			return Result{}, false
+		}
+	}
+	if len(ps) == 0 {
 		return Result{}, false
 	}
-	p := d.choose(ps)
+	p := choose(ix, ps)
 	return Result{
 		Status:  Found,
 		E164:    e164,
@@ -242,9 +268,10 @@ type State struct {
 
 // State reports the index state.
 func (d *Directory) State() State {
+	ix := d.idx.Load()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	s := State{Numbers: d.idx.numbers.Len(), Partners: len(d.idx.partners), Complete: d.idx.complete, Loaded: d.loaded, LastSync: d.lastSync}
+	s := State{Numbers: len(ix.numbers), Partners: len(ix.partners), Complete: ix.complete, Loaded: d.loaded.Load(), LastSync: d.lastSync}
 	if d.lastErr != nil {
 		s.LastError = d.lastErr.Error()
 	}

@@ -3,6 +3,7 @@ package lookup_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -343,3 +344,155 @@ func TestAFailingRefreshLogsOncePerOutage(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestANumberOnlyPossibleIsStillFound: +32 3 123 45 67 is not valid in
+// phonenumbers' metadata (Odoo's phone_sanitized is False for it), but
+// carriers send it and partners store it.
+func TestANumberOnlyPossibleIsStillFound(t *testing.T) {
+	o, url := emulator(t)
+	o.Upsert(odootest.Partner{Name: "Antwerp NV", IsCompany: true, Phone: "+32 3 123 45 67", CountryID: o.CountryID("BE")})
+	d := directory(t, url, nil)
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"+3231234567", "031234567", "0032 3 123 45 67"} {
+		if s, n := lookupName(t, d, raw); s != lookup.Found || n != "Antwerp NV" {
+			t.Errorf("%s: %v %q", raw, s, n)
+		}
+	}
+}
+
+// TestLookupsNeverWaitOnTheWriters: with every lock a sync, reconcile or
+// snapshot takes held, lookups still answer from the published index.
+func TestLookupsNeverWaitOnTheWriters(t *testing.T) {
+	o, url := emulator(t)
+	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	d := directory(t, url, nil)
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	release := d.HoldLocks()
+	defer release()
+	for _, tc := range []struct {
+		raw    string
+		status lookup.Status
+	}{{"025551111", lookup.Found}, {"025550000", lookup.NotFound}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		r := d.Lookup(ctx, tc.raw)
+		late := ctx.Err()
+		cancel()
+		if r.Status != tc.status || late != nil {
+			t.Errorf("%s: %v (%v) while the writers held their locks", tc.raw, r.Status, late)
+		}
+	}
+}
+
+// TestAFullSyncHealsWhatARefreshMissed: a transaction stamped its write
+// long before it committed, after the refresh had passed that time. The
+// refresh cannot see it; the full sync puts it right and says so.
+func TestAFullSyncHealsWhatARefreshMissed(t *testing.T) {
+	o, url := emulator(t)
+	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	var logs syncLog
+	d := directory(t, url, func(c *lookup.Config) { c.Logger = logs.logger() })
+	ctx := context.Background()
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o.Upsert(odootest.Partner{Name: "Beta", Phone: "025552222"})
+	if err := d.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	late := o.Upsert(odootest.Partner{Name: "Late Transaction", Phone: "025553333", WriteDate: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)})
+	if err := d.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := lookupName(t, d, "025553333"); s != lookup.NotFound {
+		t.Fatalf("the refresh saw the late write (%v): this test no longer makes it miss one", s)
+	}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, n := lookupName(t, d, "025553333"); s != lookup.Found || n != "Late Transaction" {
+		t.Errorf("after the full sync: %v %q", s, n)
+	}
+	if !strings.Contains(logs.String(), "corrected=1") {
+		t.Errorf("the full sync did not say what it corrected:\n%s", logs.String())
+	}
+	_ = late
+}
+
+// TestARefreshPagesByWriteDateAndID reads more changes than one page.
+func TestARefreshPagesByWriteDateAndID(t *testing.T) {
+	o, url := emulator(t)
+	o.Upsert(odootest.Partner{Name: "Seed", Phone: "025550001"})
+	d := directory(t, url, nil) // 50 records a page
+	ctx := context.Background()
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	same := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC) // many records, one write_date
+	for i := range 130 {
+		o.Upsert(odootest.Partner{Name: fmt.Sprintf("Bulk %d", i), Phone: fmt.Sprintf("02 556 %02d %02d", i/100, i%100), WriteDate: same})
+	}
+	if err := d.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 49, 50, 99, 129} {
+		if s, n := lookupName(t, d, fmt.Sprintf("02556%02d%02d", i/100, i%100)); s != lookup.Found || n != fmt.Sprintf("Bulk %d", i) {
+			t.Errorf("Bulk %d: %v %q", i, s, n)
+		}
+	}
+}
+
+// TestABurstOfUnknownNumbersIsBoundedAtOdoo: just after start, from a
+// snapshot, the index is not complete, so misses ask Odoo. 1,000 distinct
+// unknown numbers at once cost at most LiveSearches requests at a time,
+// and the rest give up at once instead of queueing.
+func TestABurstOfUnknownNumbersIsBoundedAtOdoo(t *testing.T) {
+	o, url := emulator(t)
+	o.Upsert(odootest.Partner{Name: "Alpha", Phone: "025551111"})
+	snap := filepath.Join(t.TempDir(), "snap")
+	d0 := directory(t, url, func(c *lookup.Config) { c.CacheFile = snap })
+	if err := d0.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d0.SaveSnapshot(snap)
+	d := directory(t, url, func(c *lookup.Config) { c.CacheFile = snap; c.LiveSearches = 4 })
+	if _, err := d.LoadSnapshot(snap); err != nil {
+		t.Fatal(err)
+	}
+	o.SetLatency(100 * time.Millisecond)
+	before, _ := o.Requests()
+	var wg sync.WaitGroup
+	for i := range 1000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			d.Lookup(ctx, fmt.Sprintf("+3225%06d", 100000+i))
+		}()
+	}
+	wg.Wait()
+	made, refused := d.LiveSearches()
+	wait.For(t, "the searches in flight", 5*time.Second, func() bool { return o.MaxInFlight() > 0 })
+	time.Sleep(300 * time.Millisecond)
+	after, _ := o.Requests()
+	// A search from a snapshot reads the field list and the small tables
+	// first: at most five requests each.
+	if o.MaxInFlight() > 4 || made > 4 || made+refused != 1000 || after-before > made*5 {
+		t.Errorf("%d searches made, %d refused, %d Odoo requests, %d at once; want at most 4 searches", made, refused, after-before, o.MaxInFlight())
+	}
+	t.Logf("1,000 unknown numbers: %d live searches, %d refused at the cap, %d Odoo requests, at most %d at once", made, refused, after-before, o.MaxInFlight())
+}
+
+// syncLog collects log lines from several goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *syncLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *syncLog) logger() *slog.Logger        { return slog.New(slog.NewTextHandler(l, nil)) }

@@ -1,15 +1,16 @@
-// The index: E.164 numbers to partners, bounded by an LRU, and how a
-// search_read record becomes an indexed partner.
+// The index: E.164 numbers to partners, and how a search_read record
+// becomes an indexed partner. A published index is never changed: writers
+// change a clone and swap it in, so a lookup reads it without a lock.
 
 package lookup
 
 import (
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"strings"
+	"sync/atomic"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/odoo-agi/odoo-agi/odoo"
 )
@@ -33,7 +34,7 @@ type partner struct {
 // tagSet is one combination of tags, shared by every partner that has it.
 type tagSet struct {
 	ids   []int32
-	names []string // replaced, never mutated, when a tag is renamed
+	names atomic.Pointer[[]string] // swapped, never mutated, when a tag is renamed
 }
 
 func (p *partner) hasNumbers() bool { return p.numbers[0] != "" || p.numbers[1] != "" }
@@ -43,14 +44,6 @@ func (p *partner) addNumber(n string) {
 		p.numbers[0] = n
 	} else {
 		p.numbers[1] = n
-	}
-}
-
-func (p *partner) dropNumber(n string) {
-	if p.numbers[0] == n {
-		p.numbers[0], p.numbers[1] = p.numbers[1], ""
-	} else if p.numbers[1] == n {
-		p.numbers[1] = ""
 	}
 }
 
@@ -68,7 +61,7 @@ func (p *partner) tagNames() []string {
 	if p.tags == nil {
 		return nil
 	}
-	return p.tags.names
+	return *p.tags.names.Load()
 }
 
 // signature fingerprints a record: two reads with the same write_date (one
@@ -81,37 +74,31 @@ func signature(r map[string]any) uint64 {
 	return h.Sum64()
 }
 
-// index maps E.164 numbers to partners, bounded by an LRU. A full sync
-// builds a new one and swaps it in whole.
+// index maps E.164 numbers to partners. Once published it is read-only,
+// partners included: a change is made on a clone, which is then swapped in.
 type index struct {
-	numbers  *simplelru.LRU[string, []*partner]
+	numbers  map[string][]*partner
 	partners map[int32]*partner
 	tagSets  map[string]*tagSet // interned by their ids
-	complete bool               // a full sync finished and nothing was evicted since
+	limit    int                // numbers held at most ([odoo] index_size)
+	complete bool               // a full sync finished and every number fit
 }
 
-func newIndex(size int) *index {
-	ix := &index{partners: map[int32]*partner{}, tagSets: map[string]*tagSet{}}
-	ix.numbers, _ = simplelru.NewLRU[string, []*partner](size, ix.onEvict)
-	return ix
+func newIndex(limit int) *index {
+	return &index{numbers: map[string][]*partner{}, partners: map[int32]*partner{}, tagSets: map[string]*tagSet{}, limit: limit}
 }
 
-// onEvict: an evicted number makes the index incomplete, and a partner
-// with no number left indexed is forgotten.
-func (ix *index) onEvict(number string, ps []*partner) {
-	ix.complete = false
-	for _, p := range ps {
-		p.dropNumber(number)
-		if !p.hasNumbers() && ix.partners[p.id] == p {
-			delete(ix.partners, p.id)
-		}
-	}
+// clone copies the maps, not the partners: those are never changed.
+func (ix *index) clone() *index {
+	c := *ix
+	c.numbers, c.partners, c.tagSets = maps.Clone(ix.numbers), maps.Clone(ix.partners), maps.Clone(ix.tagSets)
+	return &c
 }
 
 // choose picks one of several partners sharing a number, deterministically:
 // a company and its own contact give the contact; several contacts of one
 // company give the company; unrelated partners give the latest written.
-func (d *Directory) choose(ps []*partner) *partner {
+func choose(ix *index, ps []*partner) *partner {
 	if len(ps) == 1 {
 		return ps[0]
 	}
@@ -130,7 +117,7 @@ func (d *Directory) choose(ps []*partner) *partner {
 		if len(contacts) == 1 {
 			return contacts[0]
 		}
-		if c, ok := d.idx.partners[commercial]; ok {
+		if c, ok := ix.partners[commercial]; ok {
 			return c
 		}
 		for _, p := range ps {
@@ -150,18 +137,15 @@ func (d *Directory) choose(ps []*partner) *partner {
 
 const odooTime = "2006-01-02 15:04:05"
 
-// apply upserts one record read from Odoo; it reports whether anything
-// changed. It runs under d.mu.
-func (d *Directory) apply(m meta, r map[string]any) bool {
-	ix := d.idx
+// apply upserts one record read from Odoo into ix, an unpublished clone.
+// It reports whether anything changed, and the record's write_date.
+func (d *Directory) apply(ix *index, m meta, r map[string]any) (bool, int64) {
 	id, _ := odoo.Int(r["id"])
 	wd := odooUnix(r["write_date"])
-	sig := signature(r)
 	old, had := ix.partners[int32(id)]
-	if had && old.writeDate == wd && old.sig == sig {
-		return false // already applied: the look-back window read it again
+	if had && old.writeDate == wd && old.sig == signature(r) {
+		return false, wd // already applied: the look-back window read it again
 	}
-	d.lastWrite = max(d.lastWrite, wd)
 	if had {
 		ix.remove(old)
 	}
@@ -169,39 +153,41 @@ func (d *Directory) apply(m meta, r map[string]any) bool {
 	d.insert(ix, m, p, r)
 	for _, n := range p.numberList() {
 		d.neg.Remove(n)
+		d.found.Remove(n)
 	}
-	return true
+	return true, wd
 }
 
-// remove takes p and its numbers out of the index.
+// remove takes p and its numbers out of ix, an unpublished clone. p itself
+// is not changed: an index still published may hold it.
 func (ix *index) remove(p *partner) {
 	for _, n := range p.numberList() {
-		if ps, ok := ix.numbers.Peek(n); ok {
-			ps = removePartner(ps, p.id)
-			if len(ps) == 0 {
-				ix.numbers.Remove(n)
-			} else {
-				ix.numbers.Add(n, ps)
-			}
+		if ps := removePartner(ix.numbers[n], p.id); len(ps) > 0 {
+			ix.numbers[n] = ps
+		} else {
+			delete(ix.numbers, n)
 		}
 	}
-	p.numbers = [2]string{}
 	delete(ix.partners, p.id)
 }
 
-// insert indexes p under each of its numbers; an archived partner, or one
-// without numbers, is remembered without any so that the same write_date
-// is not applied twice. It runs under d.mu or on an index not yet shared.
+// insert indexes p, which is new, under each of its numbers; an archived
+// partner, or one without numbers, is remembered without any so that the
+// same write_date is not applied twice. Past the index's limit, new numbers
+// are left out and the index is marked incomplete: their lookups ask Odoo.
 func (d *Directory) insert(ix *index, m meta, p *partner, r map[string]any) {
 	ix.partners[p.id] = p
 	if !(odoo.Bool(r["active"]) || r["active"] == nil) {
 		return
 	}
 	for _, n := range d.numbersOf(ix, m, r, p) {
-		ps, _ := ix.numbers.Peek(n)
-		ps = append(removePartner(ps, p.id), p)
+		ps, held := ix.numbers[n]
+		if !held && len(ix.numbers) >= ix.limit {
+			ix.complete = false
+			continue
+		}
 		p.addNumber(n)
-		ix.numbers.Add(n, ps)
+		ix.numbers[n] = append(removePartner(ps, p.id), p)
 	}
 }
 
@@ -298,7 +284,8 @@ func (ix *index) tagSet(names map[int]string, ids []int) *tagSet {
 	for i, id := range ids {
 		ts.ids[i] = int32(id)
 	}
-	ts.names = tagNames(names, ts.ids)
+	tn := tagNames(names, ts.ids)
+	ts.names.Store(&tn)
 	ix.tagSets[key.String()] = ts
 	return ts
 }

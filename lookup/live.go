@@ -5,20 +5,35 @@ package lookup
 import (
 	"context"
 	"time"
+
+	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
+// closed is a channel that is already closed: a search not made.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
 // searchLive asks Odoo for one number in the background, once per number
-// at a time, and returns a channel closed when it is done.
+// at a time, and returns a channel closed when it is done. At most
+// LiveSearches run at once: past that it gives up at once, so a burst of
+// unknown numbers never queues behind Odoo.
 func (d *Directory) searchLive(e164 string) <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if ch, ok := d.pending[e164]; ok {
 		return ch
 	}
+	select {
+	case d.slots <- struct{}{}:
+	default:
+		d.gaveUp.Add(1)
+		return closed
+	}
+	d.searches.Add(1)
 	ch := make(chan struct{})
 	d.pending[e164] = ch
 	go func() {
 		defer func() {
+			<-d.slots
 			d.mu.Lock()
 			delete(d.pending, e164)
 			d.mu.Unlock()
@@ -61,23 +76,28 @@ func (d *Directory) searchNumber(ctx context.Context, e164 string) error {
 		return err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	ix, m := d.idx, d.meta()
-	found := false
+	m := d.meta()
+	d.mu.Unlock()
+	// A scratch index decodes the records: it reads the published partners
+	// (for a company's country and name) and interns tags of its own.
+	cur := d.idx.Load()
+	scratch := &index{partners: cur.partners, tagSets: map[string]*tagSet{}}
+	var ps []*partner
 	for _, r := range recs {
-		p := ix.decode(m, r)
-		if !containsString(d.numbersOf(ix, m, r, p), e164) {
+		if !(odoo.Bool(r["active"]) || r["active"] == nil) {
 			continue
 		}
-		if cur, ok := ix.partners[p.id]; ok {
-			ix.remove(cur)
+		p := scratch.decode(m, r)
+		if containsString(d.numbersOf(scratch, m, r, p), e164) {
+			p.addNumber(e164)
+			ps = append(ps, p)
 		}
-		d.insert(ix, m, p, r)
-		found = found || p.hasNumbers()
 	}
-	if !found {
+	if len(ps) == 0 {
 		d.neg.Add(e164, struct{}{})
+		return nil
 	}
-	d.loaded = d.loaded || found
+	d.found.Add(e164, ps)
+	d.loaded.Store(true)
 	return nil
 }

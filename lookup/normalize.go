@@ -54,25 +54,35 @@ func (n Normalizer) Caller(raw string) (string, error) {
 			return e, nil
 		}
 	}
+	// A number the metadata does not call valid but that has the length and
+	// shape of one: a new range, or one phonenumbers does not know yet
+	// (+32 3 123 45 67). Carriers send those, and partners store them.
+	if e, ok := parsePossible(s, n.Country); ok {
+		return e, nil
+	}
 	return "", ErrNotNumber
 }
 
 // Stored reads a number as a person typed it into Odoo, with each region
-// in turn (partner's country, company's, the PBX's). ok is false when no
-// region gives a valid number.
+// in turn (partner's country, company's, the PBX's): a valid number first,
+// else a possible one (the length and shape of a number), as Caller reads
+// caller IDs. ok is false when no region gives either.
 func (n Normalizer) Stored(raw string, regions ...string) (string, bool) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return "", false
 	}
-	tried := map[string]bool{}
-	for _, r := range append(regions, n.Country) {
-		if r == "" || tried[r] {
-			continue
-		}
-		tried[r] = true
-		if e, ok := parseValid(s, r); ok {
-			return e, true
+	all := append(regions, n.Country)
+	for _, parse := range []func(string, string) (string, bool){parseValid, parsePossible} {
+		tried := map[string]bool{}
+		for _, r := range all {
+			if r == "" || tried[r] {
+				continue
+			}
+			tried[r] = true
+			if e, ok := parse(s, r); ok {
+				return e, true
+			}
 		}
 	}
 	return "", false
@@ -108,6 +118,16 @@ func (n Normalizer) maxInternal() int {
 func parseValid(s, region string) (string, bool) {
 	num, err := phonenumbers.Parse(s, region)
 	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return "", false
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), true
+}
+
+// parsePossible accepts a number that phonenumbers finds possible for its
+// region: its length and shape fit, though the range is not known valid.
+func parsePossible(s, region string) (string, bool) {
+	num, err := phonenumbers.Parse(s, region)
+	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return "", false
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), true

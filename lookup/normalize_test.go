@@ -29,6 +29,9 @@ func TestCallerIDsNormalizeToE164(t *testing.T) {
 		{"NL", "0201234567", "+31201234567"},
 		{"CH", "0446681800", "+41446681800"},
 		{"CH", "0041446681800", "+41446681800"},
+		// Possible but not valid in phonenumbers' metadata: still looked up.
+		{"BE", "+32 3 123 45 67", "+3231234567"},
+		{"BE", "031234567", "+3231234567"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.country+" "+tc.raw, func(t *testing.T) {

@@ -44,10 +44,12 @@ func (d *Directory) saveSnapshot() {
 
 // SaveSnapshot writes the index to path atomically.
 func (d *Directory) SaveSnapshot(path string) error {
+	ix := d.idx.Load() // published, so read-only: no lock is held while it is copied
 	d.mu.Lock()
 	h := snapshotHeader{Magic: "odoo-agi index", Version: snapshotVersion, Country: d.cfg.Normalizer.Country, LastWrite: d.lastWrite, Tags: d.tags}
-	recs := make([]snapshotPartner, 0, len(d.idx.partners))
-	for _, p := range d.idx.partners {
+	d.mu.Unlock()
+	recs := make([]snapshotPartner, 0, len(ix.partners))
+	for _, p := range ix.partners {
 		if !p.hasNumbers() {
 			continue
 		}
@@ -58,7 +60,6 @@ func (d *Directory) SaveSnapshot(path string) error {
 		recs = append(recs, snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.isCompany,
 			p.writeDate, p.sig, p.name, p.display, p.company, tagIDs, p.numberList()})
 	}
-	d.mu.Unlock()
 	h.Count = len(recs)
 
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
@@ -143,17 +144,23 @@ func (d *Directory) LoadSnapshot(path string) (int, error) {
 		p.tags = ix.tagSet(h.Tags, ids)
 		ix.partners[p.id] = p
 		for _, n := range r.Numbers[:min(len(r.Numbers), 2)] {
-			ps, _ := ix.numbers.Peek(n)
+			if _, held := ix.numbers[n]; !held && len(ix.numbers) >= ix.limit {
+				continue
+			}
 			p.addNumber(n)
-			ix.numbers.Add(n, append(ps, p))
+			ix.numbers[n] = append(ix.numbers[n], p)
 		}
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.loaded {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if d.loaded.Load() {
 		return 0, nil // a sync got there first
 	}
-	d.idx, d.loaded, d.lastWrite = ix, true, h.LastWrite
+	d.idx.Store(ix)
+	d.loaded.Store(true)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lastWrite = h.LastWrite
 	if d.tags == nil {
 		d.tags = h.Tags
 	}

@@ -7,6 +7,7 @@ package lookup
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/odoo"
@@ -46,13 +47,19 @@ func (d *Directory) Run(ctx context.Context) {
 	}
 	t := time.NewTicker(d.cfg.RefreshInterval)
 	defer t.Stop()
+	full := time.NewTimer(jitter(d.cfg.FullSyncInterval))
+	defer full.Stop()
 	for {
+		var err error
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			err = d.Refresh(ctx)
+		case <-full.C:
+			err = d.Sync(ctx)
+			full.Reset(jitter(d.cfg.FullSyncInterval))
 		}
-		err := d.Refresh(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -62,6 +69,12 @@ func (d *Directory) Run(ctx context.Context) {
 			down.over(d.log)
 		}
 	}
+}
+
+// jitter spreads d by ±10%, so that instances started together do not
+// all re-read Odoo at the same moment.
+func jitter(d time.Duration) time.Duration {
+	return d - d/10 + time.Duration(rand.Int64N(int64(d/5)+1))
 }
 
 // outageEvery is how often a failure that lasts is logged again.
@@ -124,51 +137,100 @@ func (d *Directory) Sync(ctx context.Context) error {
 			break
 		}
 	}
+	d.wmu.Lock()
+	old := d.idx.Load()
+	wasLoaded := d.loaded.Load()
+	d.idx.Store(ix)
+	d.loaded.Store(true)
+	d.wmu.Unlock()
 	d.mu.Lock()
-	d.idx = ix
-	d.loaded, d.lastWrite, d.lastSync, d.lastErr = true, maxWrite, time.Now(), nil
-	n, parts, complete := ix.numbers.Len(), len(ix.partners), ix.complete
+	d.lastWrite, d.lastSync, d.lastErr = max(d.lastWrite, maxWrite), time.Now(), nil
 	d.mu.Unlock()
 	d.syncOnce.Do(func() { close(d.synced) })
 	d.neg.Purge()
-	d.log.Info("lookup: full sync done", "partners", parts, "numbers", n, "complete", complete, "took", time.Since(start).Round(time.Millisecond))
+	d.found.Purge()
+	args := []any{"partners", len(ix.partners), "numbers", len(ix.numbers), "complete", ix.complete, "took", time.Since(start).Round(time.Millisecond)}
+	if wasLoaded {
+		// A refresh can miss a write (a transaction older than its look-back
+		// window): say how many records the full sync put right.
+		args = append(args, "corrected", corrected(old, ix))
+	}
+	d.log.Info("lookup: full sync done", args...)
 	d.saveSnapshot()
 	return nil
 }
 
+// corrected counts the partners that differ between two indexes: added,
+// removed, or read differently.
+func corrected(old, cur *index) int {
+	n := 0
+	for id, p := range cur.partners {
+		if q, ok := old.partners[id]; !ok || q.sig != p.sig {
+			n++
+		}
+	}
+	for id := range old.partners {
+		if _, ok := cur.partners[id]; !ok {
+			n++
+		}
+	}
+	return n
+}
+
 // Refresh applies partners written since the last sync. write_date has
 // one-second resolution and is stamped when a transaction starts, so the
-// query looks back a little and skips records already applied.
+// query looks back a little and skips records already applied. It pages by
+// (write_date, id), never by offset: writes while it reads cannot shift a
+// record out of a page. The changes go to a clone, swapped in at the end.
 func (d *Directory) Refresh(ctx context.Context) error {
 	d.mu.Lock()
-	since, loaded := d.lastWrite, d.loaded
+	since := d.lastWrite
 	d.refreshes++
 	reconcile := d.refreshes%d.cfg.ReconcileEvery == 0
 	d.mu.Unlock()
-	if !loaded || since == 0 {
+	if !d.loaded.Load() || since == 0 {
 		return d.Sync(ctx)
 	}
 	if err := d.loadMeta(ctx); err != nil {
 		return d.failed(err)
 	}
-	from := time.Unix(since-10, 0).UTC().Format(odooTime)
-	changed := 0
-	for offset := 0; ; offset += d.cfg.PageSize {
-		recs, err := d.readPartners(ctx, []any{[]any{"write_date", ">=", from}}, "write_date, id", offset)
+	var all []map[string]any
+	domain := []any{[]any{"write_date", ">=", time.Unix(since-10, 0).UTC().Format(odooTime)}}
+	for {
+		recs, err := d.readPartners(ctx, domain, "write_date, id", 0)
 		if err != nil {
 			return d.failed(err)
 		}
-		d.mu.Lock()
-		m := d.meta()
-		for _, r := range recs {
-			if d.apply(m, r) {
-				changed++
-			}
-		}
-		d.mu.Unlock()
+		all = append(all, recs...)
 		if len(recs) < d.cfg.PageSize {
 			break
 		}
+		last := recs[len(recs)-1]
+		wd, id := odoo.String(last["write_date"]), idOf(last["id"])
+		domain = []any{"|", []any{"write_date", ">", wd}, "&", []any{"write_date", "=", wd}, []any{"id", ">", id}}
+	}
+	changed := 0
+	if len(all) > 0 {
+		d.mu.Lock()
+		m := d.meta()
+		d.mu.Unlock()
+		d.wmu.Lock()
+		next := d.idx.Load().clone()
+		maxWrite := int64(0)
+		for _, r := range all {
+			ok, wd := d.apply(next, m, r)
+			if ok {
+				changed++
+				maxWrite = max(maxWrite, wd)
+			}
+		}
+		if changed > 0 {
+			d.idx.Store(next)
+		}
+		d.wmu.Unlock()
+		d.mu.Lock()
+		d.lastWrite = max(d.lastWrite, maxWrite)
+		d.mu.Unlock()
 	}
 	if reconcile {
 		n, err := d.reconcile(ctx)
@@ -197,16 +259,23 @@ func (d *Directory) reconcile(ctx context.Context) (int, error) {
 	for _, id := range odoo.IDs(res) {
 		alive[int32(id)] = true
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := 0
-	for id, p := range d.idx.partners {
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	cur := d.idx.Load()
+	var gone []*partner
+	for id, p := range cur.partners {
 		if !alive[id] {
-			d.idx.remove(p)
-			n++
+			gone = append(gone, p)
 		}
 	}
-	return n, nil
+	if len(gone) > 0 {
+		next := cur.clone()
+		for _, p := range gone {
+			next.remove(p)
+		}
+		d.idx.Store(next)
+	}
+	return len(gone), nil
 }
 
 func (d *Directory) meta() meta { return meta{d.countries, d.tags} }
@@ -291,8 +360,9 @@ func (d *Directory) loadMeta(ctx context.Context) error {
 	renamed := !sameMap(d.tags, tags)
 	d.countries, d.tags, d.users, d.userNames = countries, tags, users, names
 	if renamed {
-		for _, ts := range d.idx.tagSets {
-			ts.names = tagNames(tags, ts.ids)
+		for _, ts := range d.idx.Load().tagSets {
+			tn := tagNames(tags, ts.ids)
+			ts.names.Store(&tn)
 		}
 	}
 	return nil

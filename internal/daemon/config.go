@@ -52,6 +52,8 @@ type Config struct {
 		APIKey          string   `toml:"api_key"`
 		API             string   `toml:"api"`
 		RefreshInterval Duration `toml:"refresh_interval"`
+		FullSync        Duration `toml:"full_sync_interval"`
+		LiveSearches    int      `toml:"live_search_concurrency"`
 		IndexSize       int      `toml:"index_size"`
 		CacheFile       string   `toml:"cache_file"`
 		Timeout         Duration `toml:"timeout"`
@@ -135,6 +137,8 @@ func DefaultConfig() *Config {
 	c.Odoo.Password = "asterisk1"
 	c.Odoo.API = odoo.Auto
 	c.Odoo.RefreshInterval.Duration = 30 * time.Second
+	c.Odoo.FullSync.Duration = 6 * time.Hour
+	c.Odoo.LiveSearches = 4
 	c.Odoo.IndexSize = 1_000_000
 	c.Odoo.CacheFile = "/var/lib/odoo-agi/index.snapshot"
 	c.Odoo.Timeout.Duration = 30 * time.Second
@@ -264,6 +268,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Odoo.RefreshInterval.Duration < time.Second {
 		return fmt.Errorf("[odoo] refresh_interval = %v: want at least 1s", c.Odoo.RefreshInterval)
+	}
+	if c.Odoo.FullSync.Duration < time.Minute {
+		return fmt.Errorf("[odoo] full_sync_interval = %v: want at least 1m", c.Odoo.FullSync)
+	}
+	if c.Odoo.LiveSearches < 1 || c.Odoo.LiveSearches > 64 {
+		return fmt.Errorf("[odoo] live_search_concurrency = %d: want 1 to 64 Odoo searches at once", c.Odoo.LiveSearches)
 	}
 	if c.Odoo.IndexSize < 1 {
 		return fmt.Errorf("[odoo] index_size = %d: want at least 1", c.Odoo.IndexSize)

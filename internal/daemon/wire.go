@@ -28,12 +28,14 @@ func (c *Config) OdooClient(log *slog.Logger) *odoo.Client {
 // Directory is the partner index for [odoo] and [pbx].
 func (c *Config) Directory(o lookup.Odoo, log *slog.Logger) *lookup.Directory {
 	return lookup.NewDirectory(lookup.Config{
-		Normalizer:      c.normalizer(),
-		IndexSize:       c.Odoo.IndexSize,
-		RefreshInterval: c.Odoo.RefreshInterval.Duration,
-		CacheFile:       c.Odoo.CacheFile,
-		UserLogins:      c.users().Logins(),
-		Logger:          log,
+		Normalizer:       c.normalizer(),
+		IndexSize:        c.Odoo.IndexSize,
+		RefreshInterval:  c.Odoo.RefreshInterval.Duration,
+		FullSyncInterval: c.Odoo.FullSync.Duration,
+		LiveSearches:     c.Odoo.LiveSearches,
+		CacheFile:        c.Odoo.CacheFile,
+		UserLogins:       c.users().Logins(),
+		Logger:           log,
 	}, o)
 }
 

@@ -75,6 +75,8 @@ type Server struct {
 	xmlrpcN atomic.Int64 // XML-RPC requests
 	json2N  atomic.Int64 // JSON-2 requests
 
+	inflight, maxInflight atomic.Int64 // requests being served, and the most at once
+
 	deprecations atomic.Int64 // the WARNING Odoo 19 logs per XML-RPC request
 	authN        atomic.Int64
 	ln           net.Listener
@@ -124,7 +126,13 @@ func (s *Server) StartOn(addr string) (string, error) {
 	mux.HandleFunc("/xmlrpc/2/common", s.serveCommon)
 	mux.HandleFunc("/xmlrpc/2/object", s.serveObject)
 	mux.HandleFunc("/json/2/{model}/{method}", s.serveJSON2)
-	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.httpSrv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		for m := s.maxInflight.Load(); n > m && !s.maxInflight.CompareAndSwap(m, n); m = s.maxInflight.Load() {
+		}
+		mux.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 5 * time.Second}
 	go s.httpSrv.Serve(ln)
 	return "http://" + ln.Addr().String(), nil
 }
@@ -168,6 +176,9 @@ func (s *Server) AddAPIKey(login string) string {
 	s.updateUser(login, func(u *User) { u.APIKey = key })
 	return key
 }
+
+// MaxInFlight reports the most requests the emulator served at once.
+func (s *Server) MaxInFlight() int64 { return s.maxInflight.Load() }
 
 // Requests reports the XML-RPC and the JSON-2 requests served.
 func (s *Server) Requests() (xmlrpc, json2 int64) { return s.xmlrpcN.Load(), s.json2N.Load() }
