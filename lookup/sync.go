@@ -121,21 +121,47 @@ func (d *Directory) Sync(ctx context.Context) error {
 	d.mu.Unlock()
 	ix := newIndex(d.cfg.IndexSize)
 	ix.complete = true
-	lastID, maxWrite := int32(0), int64(0)
-	for {
-		recs, err := d.readPartners(ctx, []any{[]any{"id", ">", lastID}}, "id", 0)
-		if err != nil {
-			return d.failed(err)
+	// Pages are read ahead: while one is indexed (normalizing its numbers),
+	// the next is fetched and decoded, so Odoo, the decoding and the
+	// indexing overlap.
+	pages := make(chan []map[string]any, 1)
+	fetchErr := make(chan error, 1)
+	fctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		defer close(pages)
+		lastID := int32(0)
+		for {
+			recs, err := d.readPartners(fctx, []any{[]any{"id", ">", lastID}}, "id", 0)
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+			if len(recs) > 0 {
+				lastID = idOf(recs[len(recs)-1]["id"])
+			}
+			select {
+			case pages <- recs:
+			case <-fctx.Done():
+				return
+			}
+			if len(recs) < d.cfg.PageSize {
+				return
+			}
 		}
+	}()
+	maxWrite := int64(0)
+	for recs := range pages {
 		for _, r := range recs {
 			p := ix.decode(m, r)
-			lastID = p.id
 			maxWrite = max(maxWrite, p.writeDate)
 			d.insert(ix, m, p, r)
 		}
-		if len(recs) < d.cfg.PageSize {
-			break
-		}
+	}
+	select {
+	case err := <-fetchErr:
+		return d.failed(err)
+	default:
 	}
 	d.wmu.Lock()
 	old := d.idx.Load()

@@ -48,16 +48,21 @@ func main() {
 		serveEmulator(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 2 && os.Args[1] == "snapshot-load" {
+		loadSnapshot(os.Args[2])
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "servers" {
 		serveServers(os.Args[2:])
 		return
 	}
-	mode := flag.String("mode", "agi,zipf,slow,index", "measures to run, comma-separated: agi, zipf, slow, index")
+	mode := flag.String("mode", "agi,zipf,slow,index", "measures to run, comma-separated: agi, zipf, slow, index, scale")
 	dur := flag.Duration("d", 5*time.Second, "length of each load run")
 	rounds := flag.Int("rounds", 3, "alternating bare/odoo-agi rounds per load (the median ratio is reported)")
 	conc := flag.String("c", "1,100", "concurrent sessions, comma-separated")
 	partners := flag.Int("partners", 10000, "partners in the emulator for agi, zipf and slow")
 	index := flag.String("index", "100000", "partner counts for the index measure, comma-separated")
+	scale := flag.Int("scale", 1000000, "partners for the scale measure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -79,6 +84,8 @@ func main() {
 			for _, n := range ints(*index) {
 				benchIndex(n)
 			}
+		case "scale":
+			benchScale(*scale)
 		default:
 			fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n", m)
 			return
@@ -464,9 +471,12 @@ func serveServers(args []string) {
 func serveEmulator(args []string) {
 	fs := flag.NewFlagSet("odoo-emulator", flag.ExitOnError)
 	n := fs.Int("partners", 100000, "partners")
+	version := fs.Int("version", 16, "Odoo version to answer like: 16 (XML-RPC) or 19 (JSON-2 too, no mobile field)")
 	fs.Parse(args)
 	o := odootest.New()
+	o.SetVersion(*version)
 	seed(o, *n)
+	o.SetAPIKey("asterisk1", odootest.SystemKey)
 	url, err := o.Start()
 	must(err)
 	// Render the rows once before the parent starts timing.
@@ -474,7 +484,16 @@ func serveEmulator(args []string) {
 	_, err = c.Execute(context.Background(), "res.partner", "search_count", []any{[]any{}}, nil)
 	must(err)
 	fmt.Println(url)
-	io.Copy(io.Discard, os.Stdin) // until the parent closes it
+	// Commands from the parent, until it closes stdin: "touch N" changes
+	// N partners, as a bulk import does.
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		var k int
+		if _, err := fmt.Sscanf(sc.Text(), "touch %d", &k); err == nil {
+			touch(o, k, *n)
+			fmt.Println("ok")
+		}
+	}
 	o.Close()
 }
 

@@ -180,6 +180,9 @@ func (s *Server) AddAPIKey(login string) string {
 // MaxInFlight reports the most requests the emulator served at once.
 func (s *Server) MaxInFlight() int64 { return s.maxInflight.Load() }
 
+// SetAPIKey gives the user this API key.
+func (s *Server) SetAPIKey(login, key string) { s.updateUser(login, func(u *User) { u.APIKey = key }) }
+
 // Requests reports the XML-RPC and the JSON-2 requests served.
 func (s *Server) Requests() (xmlrpc, json2 int64) { return s.xmlrpcN.Load(), s.json2N.Load() }
 
@@ -381,6 +384,11 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 			}
 		}
 		var matched []record
+		if byID {
+			// Index by id: a sync pages by id > N, and scanning a million
+			// rows per page would make benchmarks measure the emulator.
+			rows = rows[idStart(rows, domain):]
+		}
 		for _, r := range rows {
 			ok, err := evalDomain(domain, r, has)
 			if err != nil {
@@ -439,6 +447,23 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 		return out, nil
 	}
 	return nil, fmt.Errorf("AttributeError: type object '%s' has no attribute '%s'", model, fn)
+}
+
+// idStart is where rows (in id order) can start to match domain: past N
+// when the domain is ["id", ">", N] alone.
+func idStart(rows []record, domain []any) int {
+	if len(domain) != 1 {
+		return 0
+	}
+	c, _ := domain[0].([]any)
+	if len(c) != 3 || c[0] != "id" || c[1] != ">" {
+		return 0
+	}
+	n, ok := c[2].(int)
+	if !ok {
+		return 0
+	}
+	return sort.Search(len(rows), func(i int) bool { return rows[i]["id"].(int) > n })
 }
 
 func nonEmpty(d []any) []any {
