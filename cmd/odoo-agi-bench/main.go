@@ -48,8 +48,9 @@ func main() {
 		serveEmulator(os.Args[2:])
 		return
 	}
-	if len(os.Args) > 2 && os.Args[1] == "snapshot-load" {
-		loadSnapshot(os.Args[2])
+	if len(os.Args) > 3 && os.Args[1] == "snapshot-load" {
+		size, _ := strconv.Atoi(os.Args[3])
+		loadSnapshot(os.Args[2], size)
 		return
 	}
 	if len(os.Args) > 1 && os.Args[1] == "servers" {
