@@ -125,12 +125,19 @@ func parseValid(s, region string) (string, bool) {
 
 // parsePossible accepts a number that phonenumbers finds possible for its
 // region: its length and shape fit, though the range is not known valid.
+// Its E.164 form must read back as itself: leading zeros after a trunk
+// prefix ("0000000000") otherwise give a form that reads as another number.
 func parsePossible(s, region string) (string, bool) {
 	num, err := phonenumbers.Parse(s, region)
 	if err != nil || !phonenumbers.IsPossibleNumber(num) {
 		return "", false
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), true
+	e := phonenumbers.Format(num, phonenumbers.E164)
+	again, err := phonenumbers.Parse(e, region)
+	if err != nil || !phonenumbers.IsPossibleNumber(again) || phonenumbers.Format(again, phonenumbers.E164) != e {
+		return "", false
+	}
+	return e, true
 }
 
 // countDigits counts digits, notes a leading '+', and reports letters or
