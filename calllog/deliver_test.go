@@ -1,7 +1,6 @@
 package calllog_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,14 +20,6 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type world struct {
 	odoo   *odootest.Server
 	dir    *lookup.Directory
@@ -38,14 +29,14 @@ type world struct {
 	john   int
 	spool  string
 	retry  *calllog.Spool // while run runs
-	logs   *syncBuf
+	logs   *wait.Buffer
 	cfg    calllog.Config
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	o, url := odootest.StartT(t)
-	w := &world{odoo: o, spool: t.TempDir(), logs: &syncBuf{}}
+	w := &world{odoo: o, spool: t.TempDir(), logs: &wait.Buffer{}}
 	w.seller = o.AddUser("sales", "Sally Seller")
 	w.john = o.AddUser("john", "John Seller")
 	w.acme = o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE"), UserID: w.seller})

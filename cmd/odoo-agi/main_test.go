@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,26 +32,30 @@ import (
 
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return wait.File(t, "config.toml", body)
 }
 
-// syncBuf is a concurrency-safe writer.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// waitHealth polls /healthz until its status is want and returns the body.
+func waitHealth(t *testing.T, apiAddr, want string) map[string]any {
+	t.Helper()
+	var health map[string]any
+	waitFor(t, "healthz to say "+want, func() bool {
+		resp, err := http.Get("http://" + apiAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		health = nil
+		json.NewDecoder(resp.Body).Decode(&health)
+		return health["status"] == want
+	})
+	return health
 }
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestTheDemoRunsToItsTableAndExitsCleanlyWhenAsked(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out, logs := &syncBuf{}, &syncBuf{}
+	out, logs := &wait.Buffer{}, &wait.Buffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- runDemo(ctx, demoOptions{listen: "127.0.0.1:0", http: "127.0.0.1:0", every: 50 * time.Millisecond}, out, logs)
@@ -205,17 +208,7 @@ func TestServeAnswersTheControlAPI(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	var health map[string]any
-	waitFor(t, "healthz with a loaded index and AMI up", func() bool {
-		resp, err := http.Get("http://" + apiAddr + "/healthz")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		health = nil
-		json.NewDecoder(resp.Body).Decode(&health)
-		return resp.StatusCode == 200 && health["status"] == "ok"
-	})
+	waitHealth(t, apiAddr, "ok")
 	req, _ := http.NewRequest("POST", "http://"+apiAddr+"/api/v1/originate", strings.NewReader(`{"user": "john", "number": "+3225551234"}`))
 	req.SetBasicAuth("odoo", "correct horse")
 	req.Header.Set("Content-Type", "application/json")
@@ -337,17 +330,7 @@ exten = "101"
 	if err != nil || len(res.Lines) != 0 {
 		t.Fatalf("hangup session: %v, %q", err, res.Lines)
 	}
-	var health map[string]any
-	waitFor(t, "healthz to say degraded", func() bool {
-		resp, err := http.Get("http://" + apiAddr + "/healthz")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		health = nil
-		json.NewDecoder(resp.Body).Decode(&health)
-		return health["status"] == "degraded"
-	})
+	health := waitHealth(t, apiAddr, "degraded")
 	cl, _ := health["calllog"].(map[string]any)
 	if le, _ := cl["last_error"].(string); !strings.Contains(le, "Extra Rights/Contact Creation") {
 		t.Errorf("calllog.last_error = %q", le)
@@ -369,7 +352,7 @@ func TestSIGHUPReloadsTheRunningServer(t *testing.T) {
 	p := writeConfig(t, base+"[[users]]\nlogin = \"john\"\n")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGHUPReloadsTheRunningServer$")
 	cmd.Env = append(os.Environ(), "ODOO_AGI_SERVE_CONFIG="+p)
-	logs := &syncBuf{}
+	logs := &wait.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -438,7 +421,7 @@ exten = "101"
   originate = true
 `, agiAddr, strings.Replace(url, "http://", "http://odoouser:UrlS3cret@", 1), filepath.Join(t.TempDir(), "snap"), amiAddr, apiAddr, hash))
 	var out []string
-	logs := &syncBuf{}
+	logs := &wait.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cmdServe(ctx, []string{"-config", p}, logs) }()

@@ -93,7 +93,7 @@ admin = true
 		t.Fatal(err)
 	}
 	agiLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	d, err := New(c, Options{Logs: &syncBuf{}, AGIListener: agiLn, APIListener: apiLn})
+	d, err := New(c, Options{Logs: &wait.Buffer{}, AGIListener: agiLn, APIListener: apiLn})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"reflect"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,21 +24,8 @@ import (
 
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return wait.File(t, "config.toml", body)
 }
-
-// syncBuf is a concurrency-safe writer.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestTheSampleConfigLoads(t *testing.T) {
 	c, err := LoadConfig("../../config.toml")
@@ -86,7 +71,7 @@ func TestDefaultPasswordWarnsLoudly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuf{}
+	logs := &wait.Buffer{}
 	warnings(c, NewLogger(logs, "text", slog.LevelInfo))
 	if !strings.Contains(logs.String(), "still the default") || !strings.Contains(logs.String(), "chmod 640") {
 		t.Errorf("warnings:\n%s", logs)
@@ -98,7 +83,7 @@ func TestDefaultPasswordWarnsLoudly(t *testing.T) {
 
 // newTestDaemon builds a daemon from the config file at p, on loopback
 // ports, without running it.
-func newTestDaemon(t *testing.T, p string, logs *syncBuf) *Daemon {
+func newTestDaemon(t *testing.T, p string, logs *wait.Buffer) *Daemon {
 	t.Helper()
 	c, err := LoadConfig(p)
 	if err != nil {
@@ -119,7 +104,7 @@ func newTestDaemon(t *testing.T, p string, logs *syncBuf) *Daemon {
 func TestReloadAppliesWhatItCanAndNamesWhatNeedsARestartUntilOne(t *testing.T) {
 	base := "[api]\nlisten = \"127.0.0.1:0\"\n[odoo]\ncache_file = \"\"\n"
 	p := writeConfig(t, base+"[[users]]\nlogin = \"john\"\nexten = \"101\"\n")
-	logs := &syncBuf{}
+	logs := &wait.Buffer{}
 	d := newTestDaemon(t, p, logs)
 	ctx := context.Background()
 
@@ -166,7 +151,7 @@ func TestReloadAppliesWhatItCanAndNamesWhatNeedsARestartUntilOne(t *testing.T) {
 
 func TestMetricsLabelOnlyRegisteredRoutes(t *testing.T) {
 	p := writeConfig(t, "[odoo]\ncache_file = \"\"\n[api]\nlisten = \"\"\n")
-	d := newTestDaemon(t, p, &syncBuf{})
+	d := newTestDaemon(t, p, &wait.Buffer{})
 	heap := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -279,7 +264,7 @@ func TestAWideOpenFastAGIWarnsAtStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logs := &syncBuf{}
+		logs := &wait.Buffer{}
 		warnings(c, NewLogger(logs, "text", slog.LevelInfo))
 		if got := strings.Contains(logs.String(), "FastAGI has no authentication"); got != tc.warn {
 			t.Errorf("listen %s, allow %s: warned %v, want %v", tc.listen, tc.allow, got, tc.warn)
@@ -291,7 +276,7 @@ func TestAWideOpenFastAGIWarnsAtStart(t *testing.T) {
 // listener that dies while serving ends Run with an error.
 func TestADeadListenerEndsRun(t *testing.T) {
 	p := writeConfig(t, "[odoo]\ncache_file = \"\"\nurl = \"http://127.0.0.1:1\"\n[api]\nlisten = \"\"\n")
-	d := newTestDaemon(t, p, &syncBuf{})
+	d := newTestDaemon(t, p, &wait.Buffer{})
 	done := make(chan error, 1)
 	go func() { done <- d.Run(context.Background()) }()
 	time.Sleep(50 * time.Millisecond)
@@ -321,7 +306,7 @@ func TestOdoo19WithAKeyIsServedOverJSON2Only(t *testing.T) {
 	key := o.AddAPIKey("asterisk1")
 	p := writeConfig(t, fmt.Sprintf("[odoo]\nurl = %q\napi_key = %q\npassword = \"\"\nrefresh_interval = \"1s\"\ncache_file = \"\"\n[api]\nlisten = \"\"\n[calllog]\nenabled = true\nspool_dir = %q\n",
 		url, key, t.TempDir()))
-	d := newTestDaemon(t, p, &syncBuf{})
+	d := newTestDaemon(t, p, &wait.Buffer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -341,7 +326,7 @@ func TestOdoo19WithAKeyIsServedOverJSON2Only(t *testing.T) {
 func TestSwitchingTheAPIOnReloadNeedsARestart(t *testing.T) {
 	base := "[api]\nlisten = \"\"\n[odoo]\ncache_file = \"\"\n"
 	p := writeConfig(t, base)
-	logs := &syncBuf{}
+	logs := &wait.Buffer{}
 	d := newTestDaemon(t, p, logs)
 	os.WriteFile(p, []byte(base+"api = \"xmlrpc\"\n"), 0o600)
 	d.ReloadFile()

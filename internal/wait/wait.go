@@ -4,7 +4,13 @@
 // which the demo links, can use it.
 package wait
 
-import "time"
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
 
 // TB is the part of testing.TB that this package needs.
 type TB interface {
@@ -12,6 +18,7 @@ type TB interface {
 	Fatal(args ...any)
 	Fatalf(format string, args ...any)
 	Cleanup(func())
+	TempDir() string
 }
 
 // Started calls start, fails the test if it fails, and arranges stop for
@@ -37,4 +44,34 @@ func For(t TB, what string, within time.Duration, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// File writes body to a file called name in a fresh temporary directory
+// and returns its path.
+func File(t TB, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Buffer is a writer that background work can log to while a test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
