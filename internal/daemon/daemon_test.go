@@ -295,12 +295,7 @@ func TestADeadListenerEndsRun(t *testing.T) {
 // call log and a lookup make no XML-RPC request, so Odoo 19 logs no
 // deprecation warning.
 func TestOdoo19WithAKeyIsServedOverJSON2Only(t *testing.T) {
-	o := odootest.New()
-	url, err := o.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Close)
+	o, url := odootest.StartT(t)
 	o.SetVersion(19)
 	o.Upsert(odootest.Partner{Name: "ACME SA", Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
 	key := o.AddAPIKey("asterisk1")
@@ -343,12 +338,7 @@ func TestJSON2WithoutAKeyIsAConfigError(t *testing.T) {
 }
 
 func TestPingSaysWhichAPIAndWarnsOfXMLRPCOn19(t *testing.T) {
-	o := odootest.New()
-	url, err := o.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(o.Close)
+	o, url := odootest.StartT(t)
 	o.SetVersion(19)
 	key := o.AddAPIKey("asterisk1")
 	text := func(cfg string) string {
