@@ -22,9 +22,10 @@ import (
 // database (an HTML 404 either way).
 var errNoJSON2 = errors.New("odoo: no JSON-2 API")
 
-// json2Args turns an execute_kw call into named arguments. Always an
-// object: a body that is not one makes Odoo drop every argument, and an
-// unfiltered search_read returns every record with every field.
+// json2Args turns an execute_kw call into named arguments. It maps the
+// positional arguments of the methods odoo-agi calls; others must come as
+// kwargs. The body is always an object: one that is not makes Odoo drop
+// every argument, and an unfiltered search_read returns every record.
 func json2Args(model, method string, args []any, kwargs map[string]any) (map[string]any, error) {
 	body := map[string]any{}
 	for k, v := range kwargs {
@@ -41,20 +42,13 @@ func json2Args(model, method string, args []any, kwargs map[string]any) (map[str
 		if d := arg(0); d != nil {
 			body["domain"] = d
 		}
-	case "read":
-		body["ids"] = arg(0)
-		if f := arg(1); f != nil {
-			body["fields"] = f
-		}
 	case "create":
 		v := arg(0)
 		if _, one := v.(map[string]any); one {
 			v = []any{v}
 		}
 		body["vals_list"] = v
-	case "write":
-		body["ids"], body["vals"] = arg(0), arg(1)
-	case "message_post", "unlink", "activity_schedule":
+	case "message_post":
 		body["ids"] = arg(0)
 	default:
 		if len(args) > 0 {
