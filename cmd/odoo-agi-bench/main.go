@@ -408,15 +408,8 @@ func benchSlow(partners int) {
 // that this process's RSS is odoo-agi's alone.
 func benchIndex(n int) {
 	fmt.Printf("\n## Index build: %d partners from an Odoo emulator in another process\n", n)
-	cmd := exec.Command(os.Args[0], "odoo-emulator", "-partners", strconv.Itoa(n))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	must(cmd.Start())
-	defer func() { stdin.Close(); cmd.Wait() }()
-	url, err := bufio.NewReader(stdout).ReadString('\n')
-	must(err)
-	url = strings.TrimSpace(url)
+	url, _, _, stop := emulatorChild(n, 16)
+	defer stop()
 	runtime.GC()
 	rss0 := rss()
 	c := daemon.DefaultConfig()
