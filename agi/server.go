@@ -41,6 +41,7 @@ type Server struct {
 	Allow []netip.Prefix
 
 	MaxSessions    int           // concurrent sessions; more are closed at once
+	// Timeouts; zero means the Default one. A negative one expires at once.
 	EnvTimeout     time.Duration // to receive the whole agi_* block
 	CommandTimeout time.Duration // for one command's reply
 	SessionTimeout time.Duration // for the whole session
