@@ -40,7 +40,7 @@ type Server struct {
 	// Allow lists the peers that may open sessions; empty admits loopback only.
 	Allow []netip.Prefix
 
-	MaxSessions    int           // concurrent sessions; more are closed at once
+	MaxSessions int // concurrent sessions; more are closed at once
 	// Timeouts; zero means the Default one. A negative one expires at once.
 	EnvTimeout     time.Duration // to receive the whole agi_* block
 	CommandTimeout time.Duration // for one command's reply
