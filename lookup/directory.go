@@ -239,11 +239,12 @@ func (d *Directory) lookup(ctx context.Context, raw string) Result {
 // searches found; it takes no lock.
 func (d *Directory) fromIndex(e164 string) (Result, bool) {
 	ix := d.idx.Load()
-	ps, ok := ix.numbers[e164]
-	if !ok {
-		if ps, ok = d.found.Get(e164); !ok {
-			return Result{}, false
-		}
+	var ps []*partner
+	if n, ok := numberOf(e164); ok {
+		ps = ix.get(n)
+	}
+	if ps == nil {
+		ps, _ = d.found.Get(e164)
 	}
 	if len(ps) == 0 {
 		return Result{}, false

@@ -63,6 +63,10 @@ func TestSyncIndexesMessyNumbersAndChoosesDeterministically(t *testing.T) {
 	archived := o.Upsert(odootest.Partner{Name: "Gone Ltd", IsCompany: true, Phone: "02 555 66 66"})
 	o.Update(archived, func(p *odootest.Partner) { p.Active = false })
 	o.Upsert(odootest.Partner{Name: "Bad Number", Phone: "call reception"})
+	// A contact with no country of its own, of a company in France: its
+	// number is read as French before it is read as Belgian.
+	gaumont := o.Upsert(odootest.Partner{Name: "Gaumont SA", IsCompany: true, CountryID: o.CountryID("FR")})
+	o.Upsert(odootest.Partner{Name: "Jean", ParentID: gaumont, Phone: "01 23 45 67 89"})
 
 	d := directory(t, url, nil)
 	if err := d.Sync(context.Background()); err != nil {
@@ -79,6 +83,7 @@ func TestSyncIndexesMessyNumbersAndChoosesDeterministically(t *testing.T) {
 		{"several contacts of one company give the company", "025557777", lookup.Found, "Globex"},
 		{"unrelated partners give the latest written", "025558888", lookup.Found, "Newer Person"},
 		{"an archived partner is not shown", "025556666", lookup.NotFound, ""},
+		{"a contact's number read with its company's country", "+33123456789", lookup.Found, "Gaumont SA, Jean"},
 		{"an unknown number", "025550000", lookup.NotFound, ""},
 		{"an internal extension", "101", lookup.Skipped, ""},
 		{"anonymous", "anonymous", lookup.Skipped, ""},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -28,8 +29,31 @@ type partner struct {
 	sig                                 uint64 // fingerprint of the record as read
 	name, display, company              string // display and company share name's bytes when equal
 	tags                                *tagSet
-	numbers                             [2]string // phone and mobile in E.164; "" when unused
+	numbers                             [2]number // phone and mobile; 0 when unused
 }
+
+// number is an E.164 number as an integer: its digits after the "+". E.164
+// allows 15 digits and a country code never starts with 0, so the integer
+// gives the number back. A map keyed by it holds no string per number.
+type number uint64
+
+// numberOf reads "+3225551234"; ok is false for anything else.
+func numberOf(e164 string) (number, bool) {
+	if len(e164) < 2 || len(e164) > 16 || e164[0] != '+' || e164[1] == '0' {
+		return 0, false
+	}
+	var n number
+	for i := 1; i < len(e164); i++ {
+		c := e164[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + number(c-'0')
+	}
+	return n, true
+}
+
+func (n number) String() string { return "+" + strconv.FormatUint(uint64(n), 10) }
 
 // tagSet is one combination of tags, shared by every partner that has it.
 type tagSet struct {
@@ -37,21 +61,21 @@ type tagSet struct {
 	names atomic.Pointer[[]string] // swapped, never mutated, when a tag is renamed
 }
 
-func (p *partner) hasNumbers() bool { return p.numbers[0] != "" || p.numbers[1] != "" }
+func (p *partner) hasNumbers() bool { return p.numbers[0] != 0 || p.numbers[1] != 0 }
 
-func (p *partner) addNumber(n string) {
-	if p.numbers[0] == "" {
+func (p *partner) addNumber(n number) {
+	if p.numbers[0] == 0 {
 		p.numbers[0] = n
 	} else {
 		p.numbers[1] = n
 	}
 }
 
-func (p *partner) numberList() []string {
+func (p *partner) numberList() []number {
 	switch {
-	case p.numbers[1] != "":
+	case p.numbers[1] != 0:
 		return p.numbers[:]
-	case p.numbers[0] != "":
+	case p.numbers[0] != 0:
 		return p.numbers[:1]
 	}
 	return nil
@@ -68,16 +92,48 @@ func (p *partner) tagNames() []string {
 // second of resolution) may still differ.
 func signature(r map[string]any) uint64 {
 	h := fnv.New64a()
+	var buf []byte
 	for _, f := range partnerFields {
-		fmt.Fprint(h, r[f], "\x00")
+		buf = appendValue(buf[:0], r[f])
+		buf = append(buf, 0)
+		h.Write(buf)
 	}
 	return h.Sum64()
 }
 
+// appendValue writes an Odoo value for signature: the types search_read
+// returns, in a form that tells them apart.
+func appendValue(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, 'n')
+	case bool:
+		return strconv.AppendBool(b, v)
+	case string:
+		return append(append(b, 's'), v...)
+	case int:
+		return strconv.AppendInt(append(b, 'i'), int64(v), 10)
+	case int64:
+		return strconv.AppendInt(append(b, 'i'), v, 10)
+	case float64:
+		return strconv.AppendFloat(append(b, 'f'), v, 'g', -1, 64)
+	case []any:
+		b = append(b, '[')
+		for _, e := range v {
+			b = append(appendValue(b, e), ',')
+		}
+		return append(b, ']')
+	}
+	return fmt.Append(b, v)
+}
+
 // index maps E.164 numbers to partners. Once published it is read-only,
 // partners included: a change is made on a clone, which is then swapped in.
+// Most numbers belong to one partner; the few that several share are also
+// in shared, with all of them, so that numbers holds one pointer a number.
 type index struct {
-	numbers  map[string][]*partner
+	numbers  map[number]*partner   // a number's partner; for a shared one, any of them
+	shared   map[number][]*partner // numbers that two or more partners have
 	partners map[int32]*partner
 	tagSets  map[string]*tagSet // interned by their ids
 	limit    int                // numbers held at most ([odoo] index_size)
@@ -85,14 +141,62 @@ type index struct {
 }
 
 func newIndex(limit int) *index {
-	return &index{numbers: map[string][]*partner{}, partners: map[int32]*partner{}, tagSets: map[string]*tagSet{}, limit: limit}
+	return &index{numbers: map[number]*partner{}, shared: map[number][]*partner{}, partners: map[int32]*partner{},
+		tagSets: map[string]*tagSet{}, limit: limit}
 }
 
 // clone copies the maps, not the partners: those are never changed.
 func (ix *index) clone() *index {
 	c := *ix
-	c.numbers, c.partners, c.tagSets = maps.Clone(ix.numbers), maps.Clone(ix.partners), maps.Clone(ix.tagSets)
+	c.numbers, c.shared, c.partners, c.tagSets = maps.Clone(ix.numbers), maps.Clone(ix.shared), maps.Clone(ix.partners), maps.Clone(ix.tagSets)
 	return &c
+}
+
+// get returns the partners that have n.
+func (ix *index) get(n number) []*partner {
+	p, ok := ix.numbers[n]
+	if !ok {
+		return nil
+	}
+	if ps, ok := ix.shared[n]; ok {
+		return ps
+	}
+	return []*partner{p}
+}
+
+// add indexes p under n, in an unpublished clone. A slice in shared is
+// replaced, never changed: a published index may hold it.
+func (ix *index) add(n number, p *partner) {
+	q, ok := ix.numbers[n]
+	if !ok || q.id == p.id {
+		if ps, sh := ix.shared[n]; sh {
+			ix.shared[n] = append(removePartner(ps, p.id), p)
+		}
+		ix.numbers[n] = p
+		return
+	}
+	ps, sh := ix.shared[n]
+	if !sh {
+		ps = []*partner{q}
+	}
+	ix.shared[n] = append(removePartner(ps, p.id), p)
+}
+
+// drop takes the partner with id out of n's partners, in an unpublished clone.
+func (ix *index) drop(n number, id int32) {
+	if ps, sh := ix.shared[n]; sh {
+		ps = removePartner(ps, id)
+		if len(ps) == 1 {
+			delete(ix.shared, n)
+		} else {
+			ix.shared[n] = ps
+		}
+		ix.numbers[n] = ps[0]
+		return
+	}
+	if q, ok := ix.numbers[n]; ok && q.id == id {
+		delete(ix.numbers, n)
+	}
 }
 
 // choose picks one of several partners sharing a number, deterministically:
@@ -149,11 +253,11 @@ func (d *Directory) apply(ix *index, m meta, r map[string]any) (bool, int64) {
 	if had {
 		ix.remove(old)
 	}
-	p := ix.decode(m, r)
-	d.insert(ix, m, p, r)
+	p := ix.decode(m, r, signature(r))
+	d.insert(ix, p, r, d.numbersOf(ix, m, r, p))
 	for _, n := range p.numberList() {
-		d.neg.Remove(n)
-		d.found.Remove(n)
+		d.neg.Remove(n.String())
+		d.found.Remove(n.String())
 	}
 	return true, wd
 }
@@ -162,56 +266,65 @@ func (d *Directory) apply(ix *index, m meta, r map[string]any) (bool, int64) {
 // is not changed: an index still published may hold it.
 func (ix *index) remove(p *partner) {
 	for _, n := range p.numberList() {
-		if ps := removePartner(ix.numbers[n], p.id); len(ps) > 0 {
-			ix.numbers[n] = ps
-		} else {
-			delete(ix.numbers, n)
-		}
+		ix.drop(n, p.id)
 	}
 	delete(ix.partners, p.id)
 }
 
-// insert indexes p, which is new, under each of its numbers; an archived
-// partner, or one without numbers, is remembered without any so that the
-// same write_date is not applied twice. Past the index's limit, new numbers
-// are left out and the index is marked incomplete: their lookups ask Odoo.
-func (d *Directory) insert(ix *index, m meta, p *partner, r map[string]any) {
+// insert indexes p, which is new, under numbers; an archived partner, or
+// one without numbers, is remembered without any so that the same
+// write_date is not applied twice. Past the index's limit, new numbers are
+// left out and the index is marked incomplete: their lookups ask Odoo.
+func (d *Directory) insert(ix *index, p *partner, r map[string]any, numbers []string) {
 	ix.partners[p.id] = p
-	if !(odoo.Bool(r["active"]) || r["active"] == nil) {
+	if !active(r) {
 		return
 	}
-	for _, n := range d.numbersOf(ix, m, r, p) {
-		ps, held := ix.numbers[n]
-		if !held && len(ix.numbers) >= ix.limit {
+	for _, e := range numbers {
+		n, ok := numberOf(e)
+		if !ok {
+			continue
+		}
+		if _, held := ix.numbers[n]; !held && len(ix.numbers) >= ix.limit {
 			ix.complete = false
 			continue
 		}
 		p.addNumber(n)
-		ix.numbers[n] = append(removePartner(ps, p.id), p)
+		ix.add(n, p)
 	}
 }
+
+// active reports whether a record is not archived (no active field: it is).
+func active(r map[string]any) bool { return odoo.Bool(r["active"]) || r["active"] == nil }
 
 // numbersOf normalizes phone and mobile with the partner's country, then
 // its company's, then the PBX's.
 func (d *Directory) numbersOf(ix *index, m meta, r map[string]any, p *partner) []string {
-	var regions []string
-	if c := m.countries[int(p.countryID)]; c != "" {
-		regions = append(regions, c)
-	}
+	own, company := regionsOf(ix, m, p)
+	return d.normalized(r, p.id, own, company)
+}
+
+// regionsOf returns the regions p's numbers are read with before the
+// PBX's: its country's and its company's ("" when unknown).
+func regionsOf(ix *index, m meta, p *partner) (own, company string) {
+	own = m.countries[int(p.countryID)]
 	if cp, ok := ix.partners[p.commercialID]; ok && cp != p {
-		if c := m.countries[int(cp.countryID)]; c != "" {
-			regions = append(regions, c)
-		}
+		company = m.countries[int(cp.countryID)]
 	}
+	return own, company
+}
+
+// normalized returns r's phone and mobile in E.164, read with the regions.
+func (d *Directory) normalized(r map[string]any, id int32, regions ...string) []string {
 	var out []string
-	for _, f := range []string{"phone", "mobile"} {
+	for _, f := range [...]string{"phone", "mobile"} {
 		raw := odoo.String(r[f])
 		if raw == "" {
 			continue
 		}
 		e, ok := d.cfg.Normalizer.Stored(raw, regions...)
 		if !ok {
-			d.log.Debug("lookup: skipping a stored number that does not parse", "partner", p.id, "field", f, "number", raw)
+			d.log.Debug("lookup: skipping a stored number that does not parse", "partner", id, "field", f, "number", raw)
 			continue
 		}
 		if !containsString(out, e) {
@@ -228,9 +341,9 @@ type meta struct {
 	tags      map[int]string
 }
 
-// decode turns a search_read record into a partner. Strings equal to one
-// already held (display to name, company to its partner's name) are shared.
-func (ix *index) decode(m meta, r map[string]any) *partner {
+// decode turns a search_read record, whose signature is sig, into a
+// partner. Strings equal to one already held (display to name, company to its partner's name) are shared.
+func (ix *index) decode(m meta, r map[string]any, sig uint64) *partner {
 	p := &partner{}
 	p.id = idOf(r["id"])
 	p.name = odoo.String(r["name"])
@@ -263,7 +376,7 @@ func (ix *index) decode(m meta, r map[string]any) *partner {
 	co, _ := odoo.Many2one(r["country_id"])
 	p.countryID = int32(co)
 	p.writeDate = odooUnix(r["write_date"])
-	p.sig = signature(r)
+	p.sig = sig
 	p.tags = ix.tagSet(m.tags, odoo.IDs(r["category_id"]))
 	return p
 }

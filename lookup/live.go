@@ -5,8 +5,6 @@ package lookup
 import (
 	"context"
 	"time"
-
-	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
 // closed is a channel that is already closed: a search not made.
@@ -84,12 +82,12 @@ func (d *Directory) searchNumber(ctx context.Context, e164 string) error {
 	scratch := &index{partners: cur.partners, tagSets: map[string]*tagSet{}}
 	var ps []*partner
 	for _, r := range recs {
-		if !(odoo.Bool(r["active"]) || r["active"] == nil) {
+		if !active(r) {
 			continue
 		}
-		p := scratch.decode(m, r)
-		if containsString(d.numbersOf(scratch, m, r, p), e164) {
-			p.addNumber(e164)
+		p := scratch.decode(m, r, signature(r))
+		if n, ok := numberOf(e164); ok && containsString(d.numbersOf(scratch, m, r, p), e164) {
+			p.addNumber(n)
 			ps = append(ps, p)
 		}
 	}

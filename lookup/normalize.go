@@ -3,6 +3,7 @@ package lookup
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers/v2"
@@ -72,17 +73,32 @@ func (n Normalizer) Stored(raw string, regions ...string) (string, bool) {
 	if s == "" {
 		return "", false
 	}
-	all := append(regions, n.Country)
-	for _, parse := range []func(string, string) (string, bool){parseValid, parsePossible} {
-		tried := map[string]bool{}
-		for _, r := range all {
-			if r == "" || tried[r] {
-				continue
-			}
-			tried[r] = true
-			if e, ok := parse(s, r); ok {
-				return e, true
-			}
+	// Each region once, in order; a number with "+" reads the same in all.
+	var all [4]string
+	k := 0
+	for _, r := range append(regions[:len(regions):len(regions)], n.Country) {
+		if r != "" && !slices.Contains(all[:k], r) && k < len(all) && (k == 0 || s[0] != '+') {
+			all[k] = r
+			k++
+		}
+	}
+	var nums [len(all)]*phonenumbers.PhoneNumber
+	for i, r := range all[:k] {
+		num, err := phonenumbers.Parse(s, r)
+		if err != nil {
+			continue
+		}
+		if phonenumbers.IsValidNumber(num) {
+			return phonenumbers.Format(num, phonenumbers.E164), true
+		}
+		nums[i] = num
+	}
+	for i, r := range all[:k] {
+		if nums[i] == nil {
+			continue
+		}
+		if e, ok := possible(nums[i], r); ok {
+			return e, true
 		}
 	}
 	return "", false
@@ -129,7 +145,14 @@ func parseValid(s, region string) (string, bool) {
 // prefix ("0000000000") otherwise give a form that reads as another number.
 func parsePossible(s, region string) (string, bool) {
 	num, err := phonenumbers.Parse(s, region)
-	if err != nil || !phonenumbers.IsPossibleNumber(num) {
+	if err != nil {
+		return "", false
+	}
+	return possible(num, region)
+}
+
+func possible(num *phonenumbers.PhoneNumber, region string) (string, bool) {
+	if !phonenumbers.IsPossibleNumber(num) {
 		return "", false
 	}
 	e := phonenumbers.Format(num, phonenumbers.E164)

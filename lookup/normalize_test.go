@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -127,6 +128,46 @@ func FuzzNormalize(f *testing.F) {
 		}
 		if again, err := n.Caller(e); err != nil || again != e {
 			t.Fatalf("Caller(%q) = %q, but Caller(%q) = %q, %v", raw, e, e, again, err)
+		}
+	})
+}
+
+// storedReference is Stored as first written: every region in turn, valid
+// then possible, parsing afresh each time. Stored must answer as it does.
+func storedReference(n Normalizer, raw string, regions ...string) (string, bool) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", false
+	}
+	all := append(append([]string(nil), regions...), n.Country)
+	for _, parse := range []func(string, string) (string, bool){parseValid, parsePossible} {
+		tried := map[string]bool{}
+		for _, r := range all {
+			if r == "" || tried[r] {
+				continue
+			}
+			tried[r] = true
+			if e, ok := parse(s, r); ok {
+				return e, true
+			}
+		}
+	}
+	return "", false
+}
+
+func FuzzStoredMatchesReference(f *testing.F) {
+	for _, s := range []string{"+3225551234", "025551234", "03 123 45 67", "+32 3 123 45 67", "0033123456789", "+1 202 555 0123", "0000000000", "+"} {
+		f.Add(s, uint8(2), uint8(0))
+		f.Add(s, uint8(0), uint8(3))
+	}
+	regions := []string{"", "BE", "FR", "US", "DE", "IT", "GB"}
+	f.Fuzz(func(t *testing.T, raw string, i, j uint8) {
+		own, company := regions[int(i)%len(regions)], regions[int(j)%len(regions)]
+		n := Normalizer{Country: "BE"}
+		e, ok := n.Stored(raw, own, company)
+		we, wok := storedReference(n, raw, own, company)
+		if e != we || ok != wok {
+			t.Fatalf("Stored(%q, %q, %q) = %q, %v; the reference gives %q, %v", raw, own, company, e, ok, we, wok)
 		}
 	})
 }

@@ -11,7 +11,7 @@ import (
 
 // snapshotVersion changes whenever the snapshot layout does; an older
 // file is ignored, never misread.
-const snapshotVersion = 2
+const snapshotVersion = 3
 
 type snapshotHeader struct {
 	Magic     string
@@ -29,7 +29,7 @@ type snapshotPartner struct {
 	Sig                                 uint64
 	Name, Display, Company              string
 	TagIDs                              []int32
-	Numbers                             []string
+	Numbers                             []number
 }
 
 // saveSnapshot writes the index atomically: a temporary file, fsync, rename.
@@ -44,23 +44,17 @@ func (d *Directory) saveSnapshot() {
 
 // SaveSnapshot writes the index to path atomically.
 func (d *Directory) SaveSnapshot(path string) error {
-	ix := d.idx.Load() // published, so read-only: no lock is held while it is copied
+	ix := d.idx.Load() // published, so read-only: no lock is held while it is written
 	d.mu.Lock()
 	h := snapshotHeader{Magic: "odoo-agi index", Version: snapshotVersion, Country: d.cfg.Normalizer.Country, LastWrite: d.lastWrite, Tags: d.tags}
 	d.mu.Unlock()
-	recs := make([]snapshotPartner, 0, len(ix.partners))
+	// Counted first, then written one by one: a copy of a million records
+	// would be garbage the size of the index.
 	for _, p := range ix.partners {
-		if !p.hasNumbers() {
-			continue
+		if p.hasNumbers() {
+			h.Count++
 		}
-		var tagIDs []int32
-		if p.tags != nil {
-			tagIDs = p.tags.ids
-		}
-		recs = append(recs, snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.isCompany,
-			p.writeDate, p.sig, p.name, p.display, p.company, tagIDs, p.numberList()})
 	}
-	h.Count = len(recs)
 
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
@@ -76,8 +70,17 @@ func (d *Directory) SaveSnapshot(path string) error {
 		tmp.Close()
 		return err
 	}
-	for i := range recs {
-		if err := enc.Encode(&recs[i]); err != nil {
+	for _, p := range ix.partners {
+		if !p.hasNumbers() {
+			continue
+		}
+		var tagIDs []int32
+		if p.tags != nil {
+			tagIDs = p.tags.ids
+		}
+		r := snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.isCompany,
+			p.writeDate, p.sig, p.name, p.display, p.company, tagIDs, p.numberList()}
+		if err := enc.Encode(&r); err != nil {
 			tmp.Close()
 			return err
 		}
@@ -144,11 +147,11 @@ func (d *Directory) LoadSnapshot(path string) (int, error) {
 		p.tags = ix.tagSet(h.Tags, ids)
 		ix.partners[p.id] = p
 		for _, n := range r.Numbers[:min(len(r.Numbers), 2)] {
-			if _, held := ix.numbers[n]; !held && len(ix.numbers) >= ix.limit {
+			if _, held := ix.numbers[n]; n == 0 || !held && len(ix.numbers) >= ix.limit {
 				continue
 			}
 			p.addNumber(n)
-			ix.numbers[n] = append(ix.numbers[n], p)
+			ix.add(n, p)
 		}
 	}
 	d.wmu.Lock()

@@ -8,6 +8,8 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/odoo"
@@ -121,15 +123,16 @@ func (d *Directory) Sync(ctx context.Context) error {
 	d.mu.Unlock()
 	ix := newIndex(d.cfg.IndexSize)
 	ix.complete = true
-	// Pages are read ahead: while one is indexed (normalizing its numbers),
-	// the next is fetched and decoded, so Odoo, the decoding and the
-	// indexing overlap.
-	pages := make(chan []map[string]any, 1)
+	// Pages flow through three stages that overlap: one goroutine fetches
+	// and decodes them in id order; each is then prepared (signed, and its
+	// numbers normalized, the costly part) on a goroutine of its own, at
+	// most GOMAXPROCS at once; and they are indexed here, in order.
+	prepared := make(chan chan []preparedRecord, runtime.GOMAXPROCS(0))
 	fetchErr := make(chan error, 1)
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
-		defer close(pages)
+		defer close(prepared)
 		lastID := int32(0)
 		for {
 			recs, err := d.readPartners(fctx, []any{[]any{"id", ">", lastID}}, "id", 0)
@@ -140,22 +143,31 @@ func (d *Directory) Sync(ctx context.Context) error {
 			if len(recs) > 0 {
 				lastID = idOf(recs[len(recs)-1]["id"])
 			}
+			page := make(chan []preparedRecord, 1)
 			select {
-			case pages <- recs:
+			case prepared <- page:
 			case <-fctx.Done():
 				return
 			}
+			go func() { page <- d.prepare(m, recs) }()
 			if len(recs) < d.cfg.PageSize {
 				return
 			}
 		}
 	}()
 	maxWrite := int64(0)
-	for recs := range pages {
-		for _, r := range recs {
-			p := ix.decode(m, r)
+	pbx := d.cfg.Normalizer.Country
+	for page := range prepared {
+		for _, pr := range <-page {
+			p := ix.decode(m, pr.r, pr.sig)
 			maxWrite = max(maxWrite, p.writeDate)
-			d.insert(ix, m, p, r)
+			numbers := pr.numbers
+			// They were read with the partner's own region only; its
+			// company's, known now, changes them if it comes between.
+			if own, company := regionsOf(ix, m, p); company != "" && company != own && company != pbx {
+				numbers = d.normalized(pr.r, p.id, own, company)
+			}
+			d.insert(ix, p, pr.r, numbers)
 		}
 	}
 	select {
@@ -183,7 +195,32 @@ func (d *Directory) Sync(ctx context.Context) error {
 	}
 	d.log.Info("lookup: full sync done", args...)
 	d.saveSnapshot()
+	// The old index and the pages read are garbage now, as large as the
+	// index itself: hand that memory back at once, not over minutes.
+	debug.FreeOSMemory()
 	return nil
+}
+
+// preparedRecord is a record read by a sync, signed, with its numbers
+// normalized with its own country's region (and the PBX's).
+type preparedRecord struct {
+	r       map[string]any
+	sig     uint64
+	numbers []string
+}
+
+// prepare does the work of indexing a page that needs no index: it can run
+// beside the fetching and the indexing of other pages.
+func (d *Directory) prepare(m meta, recs []map[string]any) []preparedRecord {
+	out := make([]preparedRecord, len(recs))
+	for i, r := range recs {
+		out[i] = preparedRecord{r: r, sig: signature(r)}
+		if active(r) {
+			country, _ := odoo.Many2one(r["country_id"])
+			out[i].numbers = d.normalized(r, idOf(r["id"]), m.countries[country])
+		}
+	}
+	return out
 }
 
 // corrected counts the partners that differ between two indexes: added,
