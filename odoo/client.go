@@ -257,6 +257,10 @@ func (c *Client) post(ctx context.Context, service, fn, model, method string, ou
 	if resp.StatusCode != http.StatusOK {
 		return &Error{Kind: ErrUnreachable, Msg: fmt.Sprintf("odoo: %s answered HTTP %d (is Odoo running behind it?)", shown, resp.StatusCode)}
 	}
+	if v, err := responseValue(data); err == nil {
+		*out = v
+		return nil
+	}
 	r := xmlrpc.Response(data)
 	if err := r.Err(); err != nil {
 		var f xmlrpc.FaultError

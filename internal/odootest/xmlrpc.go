@@ -170,6 +170,10 @@ func encodeFault(w io.Writer, code int, msg string) {
 	w.Write(b.Bytes())
 }
 
+// pythonEscape is xmlrpc.client.escape: only &, < and > are escaped; quotes,
+// tabs, newlines and carriage returns are written as they are.
+var pythonEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 func encodeValue(b *bytes.Buffer, v any) {
 	b.WriteString("<value>")
 	switch x := v.(type) {
@@ -189,7 +193,7 @@ func encodeValue(b *bytes.Buffer, v any) {
 		fmt.Fprintf(b, "<double>%v</double>", x)
 	case string:
 		b.WriteString("<string>")
-		xml.EscapeText(b, []byte(x))
+		b.WriteString(pythonEscape.Replace(x))
 		b.WriteString("</string>")
 	case time.Time:
 		fmt.Fprintf(b, "<dateTime.iso8601>%s</dateTime.iso8601>", x.Format("20060102T15:04:05"))
@@ -214,7 +218,7 @@ func encodeValue(b *bytes.Buffer, v any) {
 		b.WriteString("<struct>\n")
 		for _, k := range keys {
 			b.WriteString("<member>\n<name>")
-			xml.EscapeText(b, []byte(k))
+			b.WriteString(pythonEscape.Replace(k))
 			b.WriteString("</name>\n")
 			encodeValue(b, x[k])
 			b.WriteString("</member>\n")
