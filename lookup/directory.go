@@ -168,7 +168,7 @@ func NewDirectory(cfg Config, odoo Odoo) *Directory {
 		users:   map[string]int{},
 		slots:   make(chan struct{}, cfg.LiveSearches),
 	}
-	d.idx.Store(newIndex(cfg.IndexSize))
+	d.idx.Store(newIndex(cfg.IndexSize, cfg.Normalizer.Country))
 	d.norm, _ = lru.New[string, normResult](100_000)
 	d.neg = expirable.NewLRU[string, struct{}](100_000, nil, cfg.NegativeTTL)
 	d.found = expirable.NewLRU[string, []*partner](100_000, nil, cfg.NegativeTTL)

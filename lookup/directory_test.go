@@ -501,3 +501,58 @@ type syncLog struct {
 func (l *syncLog) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
 func (l *syncLog) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 func (l *syncLog) logger() *slog.Logger        { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// TestAFullSyncReadsEverySpanOfIDs syncs partners whose ids are sparse in
+// one place and dense in another, so that the spans the sync splits the
+// ids into hold from none to several pages each, and one is created after
+// the highest id was read.
+func TestAFullSyncReadsEverySpanOfIDs(t *testing.T) {
+	o, url := emulator(t)
+	var ids []int
+	for i := range 400 {
+		ids = append(ids, o.Upsert(odootest.Partner{Name: fmt.Sprintf("P %d", i), Phone: fmt.Sprintf("02 557 %02d %02d", i/100, i%100)}))
+	}
+	for _, id := range ids[20:300] {
+		o.Delete(id) // 120 left: spans of 10 / (120/400) ≈ 33 ids, the last 100 in 3
+	}
+	d := directory(t, url, func(c *lookup.Config) { c.PageSize = 10 })
+	if err := d.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.State(); st.Partners != 120 || st.Numbers != 120 {
+		t.Fatalf("state %+v: want 120 partners and numbers", st)
+	}
+	for _, i := range []int{0, 19, 300, 301, 355, 399} {
+		if s, n := lookupName(t, d, fmt.Sprintf("02557%02d%02d", i/100, i%100)); s != lookup.Found || n != fmt.Sprintf("P %d", i) {
+			t.Errorf("P %d: %v %q", i, s, n)
+		}
+	}
+}
+
+// TestAFullSyncRereadsAContactWhoseCompanyMoved: a full sync keeps the
+// numbers of partners read as before, but not of a contact whose number
+// was read with its company's country when that country changed.
+func TestAFullSyncRereadsAContactWhoseCompanyMoved(t *testing.T) {
+	o, url := emulator(t)
+	company := o.Upsert(odootest.Partner{Name: "Gaumont SA", IsCompany: true, CountryID: o.CountryID("FR")})
+	o.Upsert(odootest.Partner{Name: "Jean", ParentID: company, Phone: "01 23 45 67 89"})
+	o.Upsert(odootest.Partner{Name: "Stays", Phone: "02 555 12 34"})
+	d := directory(t, url, nil)
+	ctx := context.Background()
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s, n := lookupName(t, d, "+33123456789"); s != lookup.Found || n != "Gaumont SA, Jean" {
+		t.Fatalf("before: %v %q", s, n)
+	}
+	be := o.CountryID("BE")
+	o.Update(company, func(p *odootest.Partner) { p.CountryID = be })
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for raw, want := range map[string]string{"+33123456789": "", "+32123456789": "Gaumont SA, Jean", "025551234": "Stays"} {
+		if _, n := lookupName(t, d, raw); n != want {
+			t.Errorf("after the move, %s gives %q, want %q", raw, n, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,7 @@ var partnerFields = []string{"id", "name", "display_name", "is_company", "parent
 // million numbers. Ids are int32 because Odoo's are PostgreSQL serials.
 type partner struct {
 	id, commercialID, userID, countryID int32
+	numberedWith                        int32 // the company's country its numbers were read with; 0: none
 	isCompany                           bool
 	writeDate                           int64  // Unix seconds (Odoo stores UTC)
 	sig                                 uint64 // fingerprint of the record as read
@@ -132,17 +134,19 @@ func appendValue(b []byte, v any) []byte {
 // Most numbers belong to one partner; the few that several share are also
 // in shared, with all of them, so that numbers holds one pointer a number.
 type index struct {
-	numbers  map[number]*partner   // a number's partner; for a shared one, any of them
-	shared   map[number][]*partner // numbers that two or more partners have
-	partners map[int32]*partner
-	tagSets  map[string]*tagSet // interned by their ids
-	limit    int                // numbers held at most ([odoo] index_size)
-	complete bool               // a full sync finished and every number fit
+	numbers   map[number]*partner   // a number's partner; for a shared one, any of them
+	shared    map[number][]*partner // numbers that two or more partners have
+	partners  map[int32]*partner
+	tagSets   map[string]*tagSet // interned by their ids
+	limit     int                // numbers held at most ([odoo] index_size)
+	complete  bool               // a full sync finished and every number fit
+	truncated bool               // numbers were left out at the limit
+	country   string             // the [pbx] country numbers were read with
 }
 
-func newIndex(limit int) *index {
+func newIndex(limit int, country string) *index {
 	return &index{numbers: map[number]*partner{}, shared: map[number][]*partner{}, partners: map[int32]*partner{},
-		tagSets: map[string]*tagSet{}, limit: limit}
+		tagSets: map[string]*tagSet{}, limit: limit, country: country}
 }
 
 // clone copies the maps, not the partners: those are never changed.
@@ -275,18 +279,14 @@ func (ix *index) remove(p *partner) {
 // one without numbers, is remembered without any so that the same
 // write_date is not applied twice. Past the index's limit, new numbers are
 // left out and the index is marked incomplete: their lookups ask Odoo.
-func (d *Directory) insert(ix *index, p *partner, r map[string]any, numbers []string) {
+func (d *Directory) insert(ix *index, p *partner, r map[string]any, numbers []number) {
 	ix.partners[p.id] = p
 	if !active(r) {
 		return
 	}
-	for _, e := range numbers {
-		n, ok := numberOf(e)
-		if !ok {
-			continue
-		}
+	for _, n := range numbers {
 		if _, held := ix.numbers[n]; !held && len(ix.numbers) >= ix.limit {
-			ix.complete = false
+			ix.complete, ix.truncated = false, true
 			continue
 		}
 		p.addNumber(n)
@@ -298,37 +298,39 @@ func (d *Directory) insert(ix *index, p *partner, r map[string]any, numbers []st
 func active(r map[string]any) bool { return odoo.Bool(r["active"]) || r["active"] == nil }
 
 // numbersOf normalizes phone and mobile with the partner's country, then
-// its company's, then the PBX's.
-func (d *Directory) numbersOf(ix *index, m meta, r map[string]any, p *partner) []string {
+// its company's, then the PBX's, and notes the company's country in p.
+func (d *Directory) numbersOf(ix *index, m meta, r map[string]any, p *partner) []number {
 	own, company := regionsOf(ix, m, p)
 	return d.normalized(r, p.id, own, company)
 }
 
 // regionsOf returns the regions p's numbers are read with before the
-// PBX's: its country's and its company's ("" when unknown).
+// PBX's: its country's and its company's ("" when unknown). It sets
+// p.numberedWith, which is what a later sync compares to reuse them.
 func regionsOf(ix *index, m meta, p *partner) (own, company string) {
-	own = m.countries[int(p.countryID)]
+	p.numberedWith = 0
 	if cp, ok := ix.partners[p.commercialID]; ok && cp != p {
-		company = m.countries[int(cp.countryID)]
+		p.numberedWith = cp.countryID
 	}
-	return own, company
+	return m.countries[int(p.countryID)], m.countries[int(p.numberedWith)]
 }
 
-// normalized returns r's phone and mobile in E.164, read with the regions.
-func (d *Directory) normalized(r map[string]any, id int32, regions ...string) []string {
-	var out []string
+// normalized returns r's phone and mobile, read with the regions.
+func (d *Directory) normalized(r map[string]any, id int32, regions ...string) []number {
+	var out []number
 	for _, f := range [...]string{"phone", "mobile"} {
 		raw := odoo.String(r[f])
 		if raw == "" {
 			continue
 		}
 		e, ok := d.cfg.Normalizer.Stored(raw, regions...)
-		if !ok {
+		n, isNumber := numberOf(e)
+		if !ok || !isNumber {
 			d.log.Debug("lookup: skipping a stored number that does not parse", "partner", id, "field", f, "number", raw)
 			continue
 		}
-		if !containsString(out, e) {
-			out = append(out, e)
+		if !slices.Contains(out, n) {
+			out = append(out, n)
 		}
 	}
 	return out

@@ -38,7 +38,7 @@ func TestSharedNumbersFollowAddAndDrop(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	ps := []*partner{{id: 1}, {id: 2}, {id: 3}, {id: 4}}
 	want := map[number][]int32{}
-	ix := newIndex(100)
+	ix := newIndex(100, "BE")
 	type published struct {
 		ix   *index
 		want map[number][]int32

@@ -4,6 +4,7 @@ package lookup
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -86,7 +87,7 @@ func (d *Directory) searchNumber(ctx context.Context, e164 string) error {
 			continue
 		}
 		p := scratch.decode(m, r, signature(r))
-		if n, ok := numberOf(e164); ok && containsString(d.numbersOf(scratch, m, r, p), e164) {
+		if n, ok := numberOf(e164); ok && slices.Contains(d.numbersOf(scratch, m, r, p), n) {
 			p.addNumber(n)
 			ps = append(ps, p)
 		}

@@ -24,6 +24,7 @@ type snapshotHeader struct {
 
 type snapshotPartner struct {
 	ID, CommercialID, UserID, CountryID int32
+	NumberedWith                        int32
 	IsCompany                           bool
 	WriteDate                           int64
 	Sig                                 uint64
@@ -78,7 +79,7 @@ func (d *Directory) SaveSnapshot(path string) error {
 		if p.tags != nil {
 			tagIDs = p.tags.ids
 		}
-		r := snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.isCompany,
+		r := snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.numberedWith, p.isCompany,
 			p.writeDate, p.sig, p.name, p.display, p.company, tagIDs, p.numberList()}
 		if err := enc.Encode(&r); err != nil {
 			tmp.Close()
@@ -129,13 +130,13 @@ func (d *Directory) LoadSnapshot(path string) (int, error) {
 	if h.Country != d.cfg.Normalizer.Country {
 		return 0, fmt.Errorf("snapshot was built for country %s, [pbx] country is now %s; it will be rebuilt", h.Country, d.cfg.Normalizer.Country)
 	}
-	ix := newIndex(d.cfg.IndexSize)
+	ix := newIndex(d.cfg.IndexSize, h.Country)
 	for i := 0; i < h.Count; i++ {
 		var r snapshotPartner
 		if err := dec.Decode(&r); err != nil {
 			return 0, fmt.Errorf("snapshot is truncated or corrupt at record %d of %d: %w", i+1, h.Count, err)
 		}
-		p := &partner{id: r.ID, commercialID: r.CommercialID, userID: r.UserID, countryID: r.CountryID, isCompany: r.IsCompany,
+		p := &partner{id: r.ID, commercialID: r.CommercialID, userID: r.UserID, countryID: r.CountryID, numberedWith: r.NumberedWith, isCompany: r.IsCompany,
 			writeDate: r.WriteDate, sig: r.Sig, name: r.Name, display: r.Display, company: r.Company}
 		if r.Display == r.Name {
 			p.display = p.name
@@ -148,6 +149,7 @@ func (d *Directory) LoadSnapshot(path string) (int, error) {
 		ix.partners[p.id] = p
 		for _, n := range r.Numbers[:min(len(r.Numbers), 2)] {
 			if _, held := ix.numbers[n]; n == 0 || !held && len(ix.numbers) >= ix.limit {
+				ix.truncated = ix.truncated || n != 0
 				continue
 			}
 			p.addNumber(n)

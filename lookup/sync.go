@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/odoo"
@@ -121,27 +122,31 @@ func (d *Directory) Sync(ctx context.Context) error {
 	d.mu.Lock()
 	m := d.meta()
 	d.mu.Unlock()
-	ix := newIndex(d.cfg.IndexSize)
+	prev := d.idx.Load() // what the last sync read, to compare with
+	ix := newIndex(d.cfg.IndexSize, d.cfg.Normalizer.Country)
 	ix.complete = true
-	// Pages flow through three stages that overlap: one goroutine fetches
-	// and decodes them in id order; each is then prepared (signed, and its
-	// numbers normalized, the costly part) on a goroutine of its own, at
-	// most GOMAXPROCS at once; and they are indexed here, in order.
+	spans, err := d.spans(ctx)
+	if err != nil {
+		return d.failed(err)
+	}
+	// Three stages overlap: spans of ids are fetched and decoded, two at a
+	// time (Odoo serves one while the other is decoded); each is then
+	// prepared (signed, and its numbers normalized: the costly part) on a
+	// goroutine of its own, at most GOMAXPROCS at once; and they are
+	// indexed here, in id order.
 	prepared := make(chan chan []preparedRecord, runtime.GOMAXPROCS(0))
-	fetchErr := make(chan error, 1)
+	var fetchErr error
+	var errOnce sync.Once
 	fctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
 		defer close(prepared)
-		lastID := int32(0)
-		for {
-			recs, err := d.readPartners(fctx, []any{[]any{"id", ">", lastID}}, "id", 0)
-			if err != nil {
-				fetchErr <- err
+		fetching := make(chan struct{}, syncFetches)
+		for _, sp := range spans {
+			select {
+			case fetching <- struct{}{}:
+			case <-fctx.Done():
 				return
-			}
-			if len(recs) > 0 {
-				lastID = idOf(recs[len(recs)-1]["id"])
 			}
 			page := make(chan []preparedRecord, 1)
 			select {
@@ -149,10 +154,16 @@ func (d *Directory) Sync(ctx context.Context) error {
 			case <-fctx.Done():
 				return
 			}
-			go func() { page <- d.prepare(m, recs) }()
-			if len(recs) < d.cfg.PageSize {
-				return
-			}
+			go func() {
+				recs, err := d.readSpan(fctx, sp)
+				<-fetching
+				if err != nil {
+					errOnce.Do(func() { fetchErr = err; stop() })
+					page <- nil
+					return
+				}
+				page <- d.prepare(m, prev, recs)
+			}()
 		}
 	}()
 	maxWrite := int64(0)
@@ -162,18 +173,24 @@ func (d *Directory) Sync(ctx context.Context) error {
 			p := ix.decode(m, pr.r, pr.sig)
 			maxWrite = max(maxWrite, p.writeDate)
 			numbers := pr.numbers
-			// They were read with the partner's own region only; its
-			// company's, known now, changes them if it comes between.
-			if own, company := regionsOf(ix, m, p); company != "" && company != own && company != pbx {
+			own, company := regionsOf(ix, m, p)
+			switch {
+			case pr.same != nil && pr.same.numberedWith == p.numberedWith:
+				numbers = pr.same.numberList()
+			case pr.same != nil, company != "" && company != own && company != pbx:
+				// Read with the partner's own region only (or not read);
+				// its company's, known now, comes between.
 				numbers = d.normalized(pr.r, p.id, own, company)
 			}
 			d.insert(ix, p, pr.r, numbers)
 		}
 	}
-	select {
-	case err := <-fetchErr:
+	// Every page was taken, so every fetch is over: fetchErr is settled.
+	if fetchErr != nil {
+		return d.failed(fetchErr)
+	}
+	if err := ctx.Err(); err != nil {
 		return d.failed(err)
-	default:
 	}
 	d.wmu.Lock()
 	old := d.idx.Load()
@@ -201,20 +218,91 @@ func (d *Directory) Sync(ctx context.Context) error {
 	return nil
 }
 
+// syncFetches is how many spans a full sync reads from Odoo at once.
+const syncFetches = 2
+
+// span is the partner ids a sync reads in one go: lo < id <= hi, or
+// lo < id when hi is 0.
+type span struct{ lo, hi int32 }
+
+// spans splits the partners' ids into spans of about a page each, from
+// how many partners there are and the highest id. The last is open:
+// partners created meanwhile are read too.
+func (d *Directory) spans(ctx context.Context) ([]span, error) {
+	all := map[string]any{"context": map[string]any{"active_test": false}}
+	res, err := d.odoo.Execute(ctx, "res.partner", "search_count", []any{[]any{}}, all)
+	if err != nil {
+		return nil, err
+	}
+	count, _ := odoo.Int(res)
+	res, err = d.odoo.Execute(ctx, "res.partner", "search", []any{[]any{}},
+		map[string]any{"limit": 1, "order": "id desc", "context": map[string]any{"active_test": false}})
+	if err != nil {
+		return nil, err
+	}
+	ids := odoo.IDs(res)
+	if count == 0 || len(ids) == 0 {
+		return []span{{0, 0}}, nil
+	}
+	top := int64(ids[0])
+	// Ids are dense unless partners were deleted: a span of width ids
+	// holds about a page. One that holds more is read page by page.
+	width := max(int64(d.cfg.PageSize), top*int64(d.cfg.PageSize)/int64(count))
+	var out []span
+	for lo := int64(0); lo < top; lo += width {
+		out = append(out, span{int32(lo), int32(min(lo+width, top))})
+	}
+	return append(out, span{int32(top), 0}), nil
+}
+
+// readSpan reads the partners of a span in id order, page by page.
+func (d *Directory) readSpan(ctx context.Context, sp span) ([]map[string]any, error) {
+	var all []map[string]any
+	for {
+		domain := []any{[]any{"id", ">", sp.lo}}
+		if sp.hi > 0 {
+			domain = append(domain, []any{"id", "<=", sp.hi})
+		}
+		recs, err := d.readPartners(ctx, domain, "id", 0)
+		if err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = recs
+		} else {
+			all = append(all, recs...)
+		}
+		if len(recs) < d.cfg.PageSize {
+			return all, nil
+		}
+		sp.lo = idOf(recs[len(recs)-1]["id"])
+	}
+}
+
 // preparedRecord is a record read by a sync, signed, with its numbers
-// normalized with its own country's region (and the PBX's).
+// normalized with its own country's region (and the PBX's), or the same
+// partner of the published index when that one was read identically.
 type preparedRecord struct {
 	r       map[string]any
 	sig     uint64
-	numbers []string
+	numbers []number
+	same    *partner
 }
 
 // prepare does the work of indexing a page that needs no index: it can run
-// beside the fetching and the indexing of other pages.
-func (d *Directory) prepare(m meta, recs []map[string]any) []preparedRecord {
+// beside the fetching and the indexing of other pages. A partner read as
+// the published index holds it keeps its numbers, unless they were read
+// with another company's country (the indexing checks that): normalizing
+// is most of a sync's work, and most partners do not change between two.
+func (d *Directory) prepare(m meta, old *index, recs []map[string]any) []preparedRecord {
+	reuse := !old.truncated && old.country == d.cfg.Normalizer.Country
 	out := make([]preparedRecord, len(recs))
 	for i, r := range recs {
 		out[i] = preparedRecord{r: r, sig: signature(r)}
+		if q, ok := old.partners[idOf(r["id"])]; reuse && ok && q.sig == out[i].sig {
+			out[i].same = q
+			continue
+		}
 		if active(r) {
 			country, _ := odoo.Many2one(r["country_id"])
 			out[i].numbers = d.normalized(r, idOf(r["id"]), m.countries[country])

@@ -94,6 +94,9 @@ func (c *Client) json2Post(ctx context.Context, model, method string, args []any
 	if resp.StatusCode != http.StatusOK {
 		return nil, c.json2Error(resp.StatusCode, data, model, method)
 	}
+	if v, ok := jsonValue(data); ok {
+		return v, nil
+	}
 	var out any
 	if err := json.Unmarshal(data, &out); err != nil {
 		return nil, &Error{Kind: ErrServer, Err: err, Msg: fmt.Sprintf("odoo: unreadable answer from %s/json/2/%s/%s: %v", c.shown, model, method, err)}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -391,9 +392,16 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 		// page would make benchmarks measure the emulator.
 		sorted := byID && (order == "" || strings.TrimSpace(order) == "id")
 		if byID {
-			// Index by id: a sync pages by id > N, and scanning a million
-			// rows per page would make benchmarks measure the emulator.
-			rows = rows[idStart(rows, domain):]
+			// Index by id: a sync reads ids past N (up to M), and scanning
+			// a million rows per page would make benchmarks measure the
+			// emulator. "id desc" walks the rows backwards, as PostgreSQL
+			// walks the primary key.
+			rows = rows[idStart(rows, domain):idEnd(rows, domain)]
+			if strings.TrimSpace(order) == "id desc" {
+				rows = slices.Clone(rows)
+				slices.Reverse(rows)
+				sorted = true
+			}
 		}
 		for _, r := range rows {
 			ok, err := evalDomain(domain, r, has)
@@ -454,20 +462,40 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 }
 
 // idStart is where rows (in id order) can start to match domain: past N
-// when the domain is ["id", ">", N] alone.
+// when the domain is terms ANDed (a plain list) with ["id", ">", N] among them.
 func idStart(rows []record, domain []any) int {
-	if len(domain) != 1 {
-		return 0
-	}
-	c, _ := domain[0].([]any)
-	if len(c) != 3 || c[0] != "id" || c[1] != ">" {
-		return 0
-	}
-	n, ok := c[2].(int)
+	n, ok := idTerm(domain, ">")
 	if !ok {
 		return 0
 	}
 	return sort.Search(len(rows), func(i int) bool { return rows[i]["id"].(int) > n })
+}
+
+// idEnd is where rows (in id order) stop matching domain: past M when
+// ["id", "<=", M] is among its ANDed terms.
+func idEnd(rows []record, domain []any) int {
+	m, ok := idTerm(domain, "<=")
+	if !ok {
+		return len(rows)
+	}
+	return sort.Search(len(rows), func(i int) bool { return rows[i]["id"].(int) > m })
+}
+
+// idTerm finds ["id", op, N] in a domain of terms only (no operators).
+func idTerm(domain []any, op string) (int, bool) {
+	found, n := false, 0
+	for _, t := range domain {
+		c, ok := t.([]any)
+		if !ok {
+			return 0, false // "&", "|" or "!": not a plain AND
+		}
+		if len(c) == 3 && c[0] == "id" && c[1] == op {
+			if v, ok := c[2].(int); ok {
+				found, n = true, v
+			}
+		}
+	}
+	return n, found
 }
 
 func nonEmpty(d []any) []any {
