@@ -123,12 +123,16 @@ func (d *Directory) Sync(ctx context.Context) error {
 	m := d.meta()
 	d.mu.Unlock()
 	prev := d.idx.Load() // what the last sync read, to compare with
-	ix := newIndex(d.cfg.IndexSize, d.cfg.Normalizer.Country)
-	ix.complete = true
-	spans, err := d.spans(ctx)
+	spans, count, err := d.spans(ctx)
 	if err != nil {
 		return d.failed(err)
 	}
+	ix := newIndex(d.cfg.IndexSize, d.cfg.Normalizer.Country)
+	ix.complete = true
+	// Sized for what Odoo counts, so that they are not grown and copied
+	// again and again on the way to a million entries.
+	ix.partners = make(map[int32]*partner, min(count, 2*d.cfg.IndexSize))
+	ix.numbers = make(map[number]*partner, min(count, d.cfg.IndexSize))
 	// Three stages overlap: spans of ids are fetched and decoded, two at a
 	// time (Odoo serves one while the other is decoded); each is then
 	// prepared (signed, and its numbers normalized: the costly part) on a
@@ -228,31 +232,30 @@ type span struct{ lo, hi int32 }
 // spans splits the partners' ids into spans of about a page each, from
 // how many partners there are and the highest id. The last is open:
 // partners created meanwhile are read too.
-func (d *Directory) spans(ctx context.Context) ([]span, error) {
+func (d *Directory) spans(ctx context.Context) (spans []span, count int, err error) {
 	all := map[string]any{"context": map[string]any{"active_test": false}}
 	res, err := d.odoo.Execute(ctx, "res.partner", "search_count", []any{[]any{}}, all)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	count, _ := odoo.Int(res)
+	count, _ = odoo.Int(res)
 	res, err = d.odoo.Execute(ctx, "res.partner", "search", []any{[]any{}},
 		map[string]any{"limit": 1, "order": "id desc", "context": map[string]any{"active_test": false}})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	ids := odoo.IDs(res)
 	if count == 0 || len(ids) == 0 {
-		return []span{{0, 0}}, nil
+		return []span{{0, 0}}, count, nil
 	}
 	top := int64(ids[0])
 	// Ids are dense unless partners were deleted: a span of width ids
 	// holds about a page. One that holds more is read page by page.
 	width := max(int64(d.cfg.PageSize), top*int64(d.cfg.PageSize)/int64(count))
-	var out []span
 	for lo := int64(0); lo < top; lo += width {
-		out = append(out, span{int32(lo), int32(min(lo+width, top))})
+		spans = append(spans, span{int32(lo), int32(min(lo+width, top))})
 	}
-	return append(out, span{int32(top), 0}), nil
+	return append(spans, span{int32(top), 0}), count, nil
 }
 
 // readSpan reads the partners of a span in id order, page by page.

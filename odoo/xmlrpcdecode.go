@@ -43,9 +43,10 @@ func responseValue(data []byte) (any, error) {
 // xmlReader walks a response; the first thing it does not expect sets err,
 // after which every step does nothing.
 type xmlReader struct {
-	b   []byte
-	i   int
-	err error
+	b    []byte
+	i    int
+	err  error
+	keys map[string]string // member names read so far: a page repeats them
 }
 
 func (r *xmlReader) fail() { r.err = errNotPlain }
@@ -71,13 +72,18 @@ func (r *xmlReader) declaration() {
 	}
 }
 
+// has reports whether tag comes next, exactly.
+func (r *xmlReader) has(tag string) bool {
+	return len(r.b)-r.i >= len(tag) && string(r.b[r.i:r.i+len(tag)]) == tag
+}
+
 // open consumes whitespace and then tag, exactly.
 func (r *xmlReader) open(tag string) {
 	if r.err != nil {
 		return
 	}
 	r.space()
-	if !bytes.HasPrefix(r.b[r.i:], []byte(tag)) {
+	if !r.has(tag) {
 		r.fail()
 		return
 	}
@@ -90,7 +96,7 @@ func (r *xmlReader) at(tag string) bool {
 	for j < len(r.b) && (r.b[j] == ' ' || r.b[j] == '\t' || r.b[j] == '\n') {
 		j++
 	}
-	return bytes.HasPrefix(r.b[j:], []byte(tag))
+	return len(r.b)-j >= len(tag) && string(r.b[j:j+len(tag)]) == tag
 }
 
 // value reads what follows <value>, up to and including </value>.
@@ -116,12 +122,20 @@ func (r *xmlReader) value() any {
 	return v
 }
 
+// scalarTypes are the scalar types, with their tags written once.
+var scalarTypes = func() (out [][3]string) {
+	for _, t := range []string{"string", "int", "i4", "i8", "boolean", "double", "dateTime.iso8601", "base64"} {
+		out = append(out, [3]string{t, "<" + t + ">", "</" + t + ">"})
+	}
+	return out
+}()
+
 // scalar reads <type>text</type>. As in kolo/xmlrpc, an empty one is nil.
 func (r *xmlReader) scalar() any {
-	var typ string
-	for _, t := range []string{"string", "int", "i4", "i8", "boolean", "double", "dateTime.iso8601", "base64"} {
-		if bytes.HasPrefix(r.b[r.i:], []byte("<"+t+">")) {
-			typ = t
+	var typ, closing string
+	for _, t := range scalarTypes {
+		if r.has(t[1]) {
+			typ, closing = t[0], t[2]
 			break
 		}
 	}
@@ -135,7 +149,7 @@ func (r *xmlReader) scalar() any {
 		r.fail()
 		return nil
 	}
-	r.open("</" + typ + ">")
+	r.open(closing)
 	if r.err != nil || s == "" {
 		return nil
 	}
@@ -179,7 +193,7 @@ func (r *xmlReader) structValue() any {
 	for r.err == nil && !r.at("</struct>") {
 		r.open("<member>")
 		r.open("<name>")
-		name, ok := r.text()
+		name, ok := r.name()
 		if !ok || name == "" {
 			r.fail()
 			return nil
@@ -195,6 +209,28 @@ func (r *xmlReader) structValue() any {
 	}
 	r.open("</struct>")
 	return m
+}
+
+// name reads a member name as text does, once per distinct name.
+func (r *xmlReader) name() (string, bool) {
+	end := r.i
+	for end < len(r.b) && r.b[end] != '<' && r.b[end] != '&' && r.b[end] >= 0x20 && r.b[end] < utf8.RuneSelf {
+		end++
+	}
+	if end < len(r.b) && r.b[end] == '<' {
+		if k, ok := r.keys[string(r.b[r.i:end])]; ok {
+			r.i = end
+			return k, true
+		}
+	}
+	k, ok := r.text()
+	if ok && len(r.keys) < 1000 {
+		if r.keys == nil {
+			r.keys = map[string]string{}
+		}
+		r.keys[k] = k
+	}
+	return k, ok
 }
 
 // arrayValue reads <array><data> values </data></array>.
