@@ -1,10 +1,12 @@
 package dialplan_test
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,5 +55,57 @@ func BenchmarkHangupSession(b *testing.B) {
 	b.ReportMetric(float64(times[len(times)*99/100].Microseconds())/1000, "p99-ms")
 	if sp.Stats().Appended != int64(b.N) {
 		b.Fatalf("%d records spooled for %d sessions", sp.Stats().Appended, b.N)
+	}
+}
+
+// playAsterisk opens one session: the env block, then "200 result=1" to
+// every command until the server closes. It returns the commands.
+func playAsterisk(b *testing.B, addr string, env []byte, keep bool) []string {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(env)
+	br := bufio.NewReader(c)
+	ok := []byte("200 result=1\n")
+	var lines []string
+	for {
+		l, err := br.ReadSlice('\n')
+		if err != nil {
+			return lines
+		}
+		if keep {
+			lines = append(lines, string(l))
+		}
+		c.Write(ok)
+	}
+}
+
+// BenchmarkIncomingSession is one incoming call from a known caller
+// through the whole FastAGI server and the incoming flow (a cached
+// lookup, one MSet), against a bare responder that makes the same
+// exchange, played by the same client. Allocations are per session, the
+// client's included on both sides.
+func BenchmarkIncomingSession(b *testing.B) {
+	w := newWorld(b, dialplan.Settings{})
+	env := []byte(agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": "025551234", "calleridname": "TRUNK"}}.EnvBlock())
+	lines := playAsterisk(b, w.addr, env, true)
+	if len(lines) != 1 || !strings.Contains(lines[0], "Zoë Müller") {
+		b.Fatalf("odoo-agi sent %q", lines)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go agitest.Bare(ln, lines)
+	for _, side := range []struct{ name, addr string }{{"odoo-agi", w.addr}, {"bare", ln.Addr().String()}} {
+		b.Run(side.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				playAsterisk(b, side.addr, env, false)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package dialplan
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gosimple/unidecode"
@@ -26,10 +27,57 @@ func (f NameFormat) Name(p lookup.Partner) string {
 	if t == "" {
 		t = "{display_name}"
 	}
-	s := strings.NewReplacer("{display_name}", p.DisplayName, "{name}", p.Name, "{company}", p.Company).Replace(t)
-	s = strings.Join(strings.Fields(s), " ")
+	s := expand(t, p)
+	if !singleSpaced(s) {
+		s = strings.Join(strings.Fields(s), " ")
+	}
 	s = strings.Trim(s, " ,-")
 	return f.finish(s)
+}
+
+// expand fills {display_name}, {name} and {company} in a template, once
+// per call and on every call: it builds no replacer.
+func expand(t string, p lookup.Partner) string {
+	if t == "{display_name}" {
+		return p.DisplayName
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(t, '{')
+		if i < 0 {
+			b.WriteString(t)
+			return b.String()
+		}
+		b.WriteString(t[:i])
+		t = t[i:]
+		switch {
+		case strings.HasPrefix(t, "{display_name}"):
+			b.WriteString(p.DisplayName)
+			t = t[len("{display_name}"):]
+		case strings.HasPrefix(t, "{name}"):
+			b.WriteString(p.Name)
+			t = t[len("{name}"):]
+		case strings.HasPrefix(t, "{company}"):
+			b.WriteString(p.Company)
+			t = t[len("{company}"):]
+		default:
+			b.WriteByte('{')
+			t = t[1:]
+		}
+	}
+}
+
+// singleSpaced reports whether strings.Fields and a join with " " would
+// give s back: no space but single ASCII ones between words.
+func singleSpaced(s string) bool {
+	prev := ' ' // a leading space is not single
+	for _, r := range s {
+		if unicode.IsSpace(r) && (r != ' ' || prev == ' ') {
+			return false
+		}
+		prev = r
+	}
+	return prev != ' ' || s == ""
 }
 
 // finish applies ASCII and the length limit.

@@ -30,7 +30,7 @@ type world struct {
 
 // newWorld: an Odoo emulator with a few contacts, a synced directory and
 // a FastAGI server on loopback serving the flows.
-func newWorld(t *testing.T, st dialplan.Settings) *world {
+func newWorld(t testing.TB, st dialplan.Settings) *world {
 	t.Helper()
 	o, url := odootest.StartT(t)
 	be := o.CountryID("BE")
