@@ -70,7 +70,7 @@ func (d *Directory) searchNumber(ctx context.Context, e164 string) error {
 	} else {
 		domain = domain[1:]
 	}
-	recs, err := d.readPartners(ctx, domain, "id", 0)
+	recs, err := d.readPartners(ctx, domain, "id")
 	if err != nil {
 		return err
 	}

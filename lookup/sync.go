@@ -266,7 +266,7 @@ func (d *Directory) readSpan(ctx context.Context, sp span) ([]map[string]any, er
 		if sp.hi > 0 {
 			domain = append(domain, []any{"id", "<=", sp.hi})
 		}
-		recs, err := d.readPartners(ctx, domain, "id", 0)
+		recs, err := d.readPartners(ctx, domain, "id")
 		if err != nil {
 			return nil, err
 		}
@@ -351,7 +351,7 @@ func (d *Directory) Refresh(ctx context.Context) error {
 	var all []map[string]any
 	domain := []any{[]any{"write_date", ">=", time.Unix(since-10, 0).UTC().Format(odooTime)}}
 	for {
-		recs, err := d.readPartners(ctx, domain, "write_date, id", 0)
+		recs, err := d.readPartners(ctx, domain, "write_date, id")
 		if err != nil {
 			return d.failed(err)
 		}
@@ -434,7 +434,7 @@ func (d *Directory) reconcile(ctx context.Context) (int, error) {
 
 func (d *Directory) meta() meta { return meta{d.countries, d.tags} }
 
-func (d *Directory) readPartners(ctx context.Context, domain []any, order string, offset int) ([]map[string]any, error) {
+func (d *Directory) readPartners(ctx context.Context, domain []any, order string) ([]map[string]any, error) {
 	d.mu.Lock()
 	fields := d.fields
 	d.mu.Unlock()
@@ -443,9 +443,6 @@ func (d *Directory) readPartners(ctx context.Context, domain []any, order string
 		"order":   order,
 		"limit":   d.cfg.PageSize,
 		"context": map[string]any{"active_test": false},
-	}
-	if offset > 0 {
-		kw["offset"] = offset
 	}
 	res, err := d.odoo.Execute(ctx, "res.partner", "search_read", []any{domain}, kw)
 	if err != nil {
