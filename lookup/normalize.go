@@ -73,11 +73,13 @@ func (n Normalizer) Stored(raw string, regions ...string) (string, bool) {
 	if s == "" {
 		return "", false
 	}
-	// Each region once, in order; a number with "+" reads the same in all.
+	// Each region once, in order. "+" and a country code read the same in
+	// all; "+00…" does not: some regions read 00 as their exit code.
+	international := len(s) > 1 && s[0] == '+' && s[1] >= '1' && s[1] <= '9'
 	var all [4]string
 	k := 0
 	for _, r := range append(regions[:len(regions):len(regions)], n.Country) {
-		if r != "" && !slices.Contains(all[:k], r) && k < len(all) && (k == 0 || s[0] != '+') {
+		if r != "" && !slices.Contains(all[:k], r) && k < len(all) && (k == 0 || !international) {
 			all[k] = r
 			k++
 		}
@@ -178,8 +180,8 @@ func compact(s string) string {
 			return s
 		}
 	}
-	if digits < 3 {
-		return s // "0 1" is not a number to phonenumbers, "01" is
+	if digits < 3 || len(s) > 250 {
+		return s // "0 1" is not a number to phonenumbers, "01" is; nor are 251 characters
 	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
