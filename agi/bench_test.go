@@ -1,7 +1,6 @@
 package agi_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -12,22 +11,10 @@ import (
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
 )
 
-// asterisk plays the Asterisk side as cheaply as possible, identical for
-// both benchmarks: send the env block, answer every line "200 result=1".
+// asterisk plays the Asterisk side, identical for both benchmarks.
 func asterisk(b *testing.B, addr string, env []byte) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
+	if _, _, err := agitest.Play(addr, env, false); err != nil {
 		b.Fatal(err)
-	}
-	defer c.Close()
-	c.Write(env)
-	br := bufio.NewReader(c)
-	ok := []byte("200 result=1\n")
-	for {
-		if _, err := br.ReadSlice('\n'); err != nil {
-			return
-		}
-		c.Write(ok)
 	}
 }
 

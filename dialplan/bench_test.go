@@ -1,7 +1,6 @@
 package dialplan_test
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"sort"
@@ -58,30 +57,6 @@ func BenchmarkHangupSession(b *testing.B) {
 	}
 }
 
-// playAsterisk opens one session: the env block, then "200 result=1" to
-// every command until the server closes. It returns the commands.
-func playAsterisk(b *testing.B, addr string, env []byte, keep bool) []string {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	c.Write(env)
-	br := bufio.NewReader(c)
-	ok := []byte("200 result=1\n")
-	var lines []string
-	for {
-		l, err := br.ReadSlice('\n')
-		if err != nil {
-			return lines
-		}
-		if keep {
-			lines = append(lines, string(l))
-		}
-		c.Write(ok)
-	}
-}
-
 // BenchmarkIncomingSession is one incoming call from a known caller
 // through the whole FastAGI server and the incoming flow (a cached
 // lookup, one MSet), against a bare responder that makes the same
@@ -90,8 +65,8 @@ func playAsterisk(b *testing.B, addr string, env []byte, keep bool) []string {
 func BenchmarkIncomingSession(b *testing.B) {
 	w := newWorld(b, dialplan.Settings{})
 	env := []byte(agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": "025551234", "calleridname": "TRUNK"}}.EnvBlock())
-	lines := playAsterisk(b, w.addr, env, true)
-	if len(lines) != 1 || !strings.Contains(lines[0], "Zoë Müller") {
+	_, lines, err := agitest.Play(w.addr, env, true)
+	if err != nil || len(lines) != 1 || !strings.Contains(lines[0], "Zoë Müller") {
 		b.Fatalf("odoo-agi sent %q", lines)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -104,7 +79,9 @@ func BenchmarkIncomingSession(b *testing.B) {
 		b.Run(side.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				playAsterisk(b, side.addr, env, false)
+				if _, _, err := agitest.Play(side.addr, env, false); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

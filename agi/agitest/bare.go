@@ -42,3 +42,35 @@ func Bare(ln net.Listener, lines []string) {
 		}(c)
 	}
 }
+
+// Play is the other side, for load generators and benchmarks: Asterisk as
+// cheap as it can be. It opens one session on addr, sends env, answers
+// every command "200 result=1" until the server closes, and returns how
+// many commands it answered, and the commands themselves when keep is set.
+func Play(addr string, env []byte, keep bool) (int, []string, error) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer c.Close()
+	if _, err := c.Write(env); err != nil {
+		return 0, nil, err
+	}
+	br := bufio.NewReader(c)
+	ok := []byte("200 result=1\n")
+	n := 0
+	var lines []string
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return n, lines, nil
+		}
+		n++
+		if keep {
+			lines = append(lines, string(line))
+		}
+		if _, err := c.Write(ok); err != nil {
+			return n, lines, nil
+		}
+	}
+}

@@ -177,34 +177,9 @@ func envBlock(callerID string) []byte {
 	return []byte(agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": callerID, "calleridname": "TRUNK"}}.EnvBlock())
 }
 
-// session plays Asterisk for one session: the env block, then "200
-// result=1" to every command until the server closes. It returns the
-// commands it received.
+// session plays Asterisk for one session (agitest.Play).
 func session(addr string, env []byte, keep bool) (int, []string, error) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer c.Close()
-	if _, err := c.Write(env); err != nil {
-		return 0, nil, err
-	}
-	br := bufio.NewReader(c)
-	n := 0
-	var lines []string
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return n, lines, nil
-		}
-		n++
-		if keep {
-			lines = append(lines, line)
-		}
-		if _, err := io.WriteString(c, "200 result=1\n"); err != nil {
-			return n, lines, nil
-		}
-	}
+	return agitest.Play(addr, env, keep)
 }
 
 // bare is the baseline: read the env block, send the same command lines
