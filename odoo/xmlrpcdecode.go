@@ -43,10 +43,11 @@ func responseValue(data []byte) (any, error) {
 // xmlReader walks a response; the first thing it does not expect sets err,
 // after which every step does nothing.
 type xmlReader struct {
-	b    []byte
-	i    int
-	err  error
-	keys map[string]string // member names read so far: a page repeats them
+	b     []byte
+	i     int
+	err   error
+	keys  map[string]string // member names read so far: a page repeats them
+	depth int               // values open; past maxDepth, kolo/xmlrpc decides
 }
 
 func (r *xmlReader) fail() { r.err = errNotPlain }
@@ -101,9 +102,11 @@ func (r *xmlReader) at(tag string) bool {
 
 // value reads what follows <value>, up to and including </value>.
 func (r *xmlReader) value() any {
-	if r.err != nil {
+	if r.depth++; r.err != nil || r.depth > maxDepth {
+		r.fail()
 		return nil
 	}
+	defer func() { r.depth-- }()
 	// An untyped value is a string in XML-RPC, but kolo/xmlrpc refuses it
 	// where an any is asked for; Python never writes one.
 	r.space()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/kolo/xmlrpc"
@@ -97,6 +98,8 @@ func TestResponseValueLeavesTheRestToKolo(t *testing.T) {
 		"two params":          "<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><int>1</int></value>\n</param>\n<param>\n<value><int>2</int></value>\n</param>\n</params>\n</methodResponse>\n",
 		"invalid UTF-8":       python("<value><string>\xff</string></value>\n"),
 		"a control character": python("<value><string>\x01</string></value>\n"),
+		"nesting past maxDepth": python(strings.Repeat("<value><array><data>", maxDepth+1) + "<value><int>1</int></value>" +
+			strings.Repeat("</data></array></value>", maxDepth+1)),
 	} {
 		if v, err := responseValue([]byte(body)); !errors.Is(err, errNotPlain) {
 			t.Errorf("%s: read as %#v, %v; want errNotPlain", name, v, err)
