@@ -30,6 +30,10 @@ type jsonReader struct {
 	i    int
 	bad  bool
 	keys map[string]string // object keys read so far: a page repeats them
+	// Arrays are gathered on stack and copied out at their size; objects
+	// are made as large as the last one: a page's records are alike.
+	stack   []any
+	lastLen int
 }
 
 // maxDepth bounds nesting, far below encoding/json's own limit.
@@ -55,7 +59,7 @@ func (r *jsonReader) value(depth int) any {
 	switch c := r.b[r.i]; {
 	case c == '{':
 		r.i++
-		m := map[string]any{}
+		m := make(map[string]any, r.lastLen)
 		r.space()
 		if r.i < len(r.b) && r.b[r.i] == '}' {
 			r.i++
@@ -82,6 +86,7 @@ func (r *jsonReader) value(depth int) any {
 			}
 			if r.i < len(r.b) && r.b[r.i] == '}' {
 				r.i++
+				r.lastLen = len(m)
 				return m
 			}
 			r.bad = true
@@ -89,14 +94,16 @@ func (r *jsonReader) value(depth int) any {
 		return nil
 	case c == '[':
 		r.i++
-		list := []any{}
 		r.space()
 		if r.i < len(r.b) && r.b[r.i] == ']' {
 			r.i++
-			return list
+			return []any{}
 		}
+		start := len(r.stack)
+		defer func() { clear(r.stack[start:]); r.stack = r.stack[:start] }()
 		for !r.bad {
-			list = append(list, r.value(depth+1))
+			v := r.value(depth + 1)
+			r.stack = append(r.stack, v)
 			r.space()
 			if r.i < len(r.b) && r.b[r.i] == ',' {
 				r.i++
@@ -104,7 +111,7 @@ func (r *jsonReader) value(depth int) any {
 			}
 			if r.i < len(r.b) && r.b[r.i] == ']' {
 				r.i++
-				return list
+				return append([]any(nil), r.stack[start:]...)
 			}
 			r.bad = true
 		}

@@ -48,6 +48,10 @@ type xmlReader struct {
 	err   error
 	keys  map[string]string // member names read so far: a page repeats them
 	depth int               // values open; past maxDepth, kolo/xmlrpc decides
+	// Arrays are gathered on stack and copied out at their size; structs
+	// are made as large as the last one: a page's records are alike.
+	stack   []any
+	lastLen int
 }
 
 func (r *xmlReader) fail() { r.err = errNotPlain }
@@ -206,11 +210,12 @@ func (r *xmlReader) structValue() any {
 		v := r.value()
 		r.open("</member>")
 		if m == nil {
-			m = map[string]any{}
+			m = make(map[string]any, r.lastLen)
 		}
 		m[name] = v
 	}
 	r.open("</struct>")
+	r.lastLen = len(m)
 	return m
 }
 
@@ -240,11 +245,15 @@ func (r *xmlReader) name() (string, bool) {
 func (r *xmlReader) arrayValue() any {
 	r.open("<array>")
 	r.open("<data>")
-	list := []any{}
+	start := len(r.stack)
 	for r.err == nil && !r.at("</data>") {
 		r.open("<value>")
-		list = append(list, r.value())
+		v := r.value()
+		r.stack = append(r.stack, v)
 	}
+	list := append(make([]any, 0, len(r.stack)-start), r.stack[start:]...)
+	clear(r.stack[start:])
+	r.stack = r.stack[:start]
 	r.open("</data>")
 	r.open("</array>")
 	return list
