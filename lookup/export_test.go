@@ -11,3 +11,6 @@ func (d *Directory) HoldLocks() func() {
 
 // LiveSearches reports the live searches made and those refused at the cap.
 func (d *Directory) LiveSearches() (made, refused int64) { return d.searches.Load(), d.gaveUp.Load() }
+
+// LiveSearchesRunning reports the live searches holding a slot.
+func (d *Directory) LiveSearchesRunning() int { return len(d.slots) }

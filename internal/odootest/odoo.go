@@ -61,6 +61,7 @@ type Server struct {
 	nextID        int
 	now           func() time.Time
 	latency       time.Duration
+	held          chan struct{} // requests wait for it to close; nil when not held
 	down          bool
 	denyRead      bool         // Fault 4 on res.partner reads
 	rendered      []record     // res.partner rows by id; nil after any change
@@ -192,6 +193,20 @@ func (s *Server) Deprecations() int64 { return s.deprecations.Load() }
 
 // SetLatency delays every answer by d.
 func (s *Server) SetLatency(d time.Duration) { set(&s.mu, &s.latency, d) }
+
+// Hold makes every request wait, before it is served, until release is
+// called: a test can then know that no request finished in between.
+func (s *Server) Hold() (release func()) {
+	ch := make(chan struct{})
+	set(&s.mu, &s.held, ch)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			set(&s.mu, &s.held, nil)
+			close(ch)
+		})
+	}
+}
 
 // SetDown makes every request fail with 502, as a proxy in front of a
 // stopped Odoo does.

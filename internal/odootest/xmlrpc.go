@@ -235,8 +235,15 @@ func encodeValue(b *bytes.Buffer, v any) {
 func (s *Server) arrive(w http.ResponseWriter, r *http.Request) bool {
 	s.total.Add(1)
 	s.mu.Lock()
-	lat, down := s.latency, s.down
+	lat, down, held := s.latency, s.down, s.held
 	s.mu.Unlock()
+	if held != nil {
+		select {
+		case <-held:
+		case <-r.Context().Done():
+			return false
+		}
+	}
 	if lat > 0 {
 		select {
 		case <-time.After(lat):
