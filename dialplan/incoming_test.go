@@ -158,11 +158,13 @@ func TestASlowOdooAnswersWithinTheLookupTimeout(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	w := newWorld(t, dialplan.Settings{LookupTimeout: timeout})
 	w.odoo.SetLatency(3 * time.Second)
+	// Slack for a loaded machine under -race; Odoo would take 3 s.
+	const most = timeout + 150*time.Millisecond
 	for _, n := range []string{"+3225551234", "+3225554321"} {
 		t0 := time.Now()
 		res := w.call(t, n, "TRUNK")
-		if el := time.Since(t0); el > timeout+50*time.Millisecond {
-			t.Errorf("call from %s took %v, want at most %v", n, el, timeout+50*time.Millisecond)
+		if el := time.Since(t0); el > most {
+			t.Errorf("call from %s took %v, want at most %v", n, el, most)
 		}
 		if res.Vars["ODOO_LOOKUP"] == "" {
 			t.Errorf("no ODOO_LOOKUP for %s", n)
