@@ -114,9 +114,9 @@ func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 	if a := s.Arg(1); a != "" {
 		raw = a
 	}
-	lctx, cancel := context.WithDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
+	lctx, stop := withLazyDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
 	r := f.lookup(lctx, raw)
-	cancel()
+	stop()
 	if f.Live != nil {
 		f.Live.Incoming(s.Env("uniqueid"), raw, r)
 	}
@@ -172,9 +172,9 @@ func (f *Flows) Outgoing(ctx context.Context, s *agi.Session) {
 	if raw == "" {
 		raw = s.Env("extension")
 	}
-	lctx, cancel := context.WithDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
+	lctx, stop := withLazyDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
 	r := f.lookup(lctx, raw)
-	cancel()
+	stop()
 	vars := []agi.Var{
 		{Name: "ODOO_LOOKUP", Value: r.Status.String()},
 		{Name: "ODOO_CALLEE_E164", Value: r.E164},
