@@ -202,7 +202,7 @@ func TestHealthzNeedsNoAuthAndShowsNoSecrets(t *testing.T) {
 
 func TestTheAPIServesTLS(t *testing.T) {
 	e := start(t, mustHash(t), true)
-	code, out := e.post(t, "odoo", "correct horse", `{"user": "101", "number": "+32475123456"}`)
+	code, out := e.post(t, "odoo", "correct horse", `{"user": "john", "number": "+32475123456"}`)
 	if code != 200 || out["status"] != "answered" {
 		t.Errorf("over TLS: %d %v", code, out)
 	}

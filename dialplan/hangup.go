@@ -60,7 +60,7 @@ func (f *Flows) Hangup(ctx context.Context, s *agi.Session) {
 			u, ok = st.Users.byDialed(s.Arg(10))
 		}
 	} else {
-		u, ok = st.Users.Find(s.Arg(11))
+		u, ok = st.Users.ByExten(s.Arg(11))
 	}
 	if ok {
 		r.User, r.Exten = u.Login, u.Exten

@@ -94,9 +94,9 @@ type Originator struct {
 // Call runs one click-to-dial and waits for the first leg's outcome.
 func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, error) {
 	st := o.Settings()
-	u, ok := st.Users.Find(strings.TrimSpace(req.User))
+	u, ok := st.Users.ByLogin(strings.TrimSpace(req.User))
 	if !ok {
-		return CallResult{}, fmt.Errorf("%w %q: no [[users]] entry has this login or exten", ErrUnknownUser, req.User)
+		return CallResult{}, fmt.Errorf("%w %q: no [[users]] entry has this login", ErrUnknownUser, req.User)
 	}
 	var chans []Channel
 	for _, c := range u.Channels {

@@ -40,7 +40,7 @@ func clickUsers() dialplan.Users {
 func TestClickToDialOriginatesOnceWithEveryChannelAndItsHeader(t *testing.T) {
 	w := newWorld(t, dialplan.Settings{Users: clickUsers(), OriginateTimeout: 25 * time.Second})
 	s, orig, _ := w.pbx(t)
-	res, err := orig.Call(context.Background(), dialplan.CallRequest{User: "101", Number: "+32 2 555 12 34"})
+	res, err := orig.Call(context.Background(), dialplan.CallRequest{User: "john", Number: "+32 2 555 12 34"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,10 +42,24 @@ func (us Users) Logins() []string {
 	return out
 }
 
-// Find returns the user with this login or extension.
-func (us Users) Find(loginOrExten string) (User, bool) {
+// ByLogin returns the user with this Odoo login. A login is one identity
+// and an extension another: a login is never matched against an exten.
+func (us Users) ByLogin(login string) (User, bool) {
 	for _, u := range us {
-		if u.Login == loginOrExten || u.Exten == loginOrExten {
+		if u.Login == login {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+// ByExten returns the first user with this extension.
+func (us Users) ByExten(exten string) (User, bool) {
+	if exten == "" {
+		return User{}, false
+	}
+	for _, u := range us {
+		if u.Exten == exten {
 			return u, true
 		}
 	}
@@ -63,6 +77,11 @@ func (us Users) Validate() error {
 			return fmt.Errorf("users[%d]: login %q appears twice", i, u.Login)
 		}
 		seen[u.Login] = true
+		for j, o := range us {
+			if j != i && u.Exten != "" && u.Exten == o.Login {
+				return fmt.Errorf("users[%d] (%s): exten %q is users[%d]'s login; give every login and exten its own value, so that no one reads as the other", i, u.Login, u.Exten, j)
+			}
+		}
 		keys := map[string]string{}
 		context := ""
 		for j, c := range u.Channels {

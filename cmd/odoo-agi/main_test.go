@@ -157,7 +157,7 @@ func TestCallRingsTheUserThroughAMI(t *testing.T) {
 	}
 	pbx.Decide(func(amitest.Originated) amitest.Outcome { return amitest.Outcome{Reason: ami.ReasonBusy} })
 	out.Reset()
-	if code := run([]string{"call", "-config", p, "101", "0475123456"}, &out, &errs); code != 1 || !strings.Contains(out.String(), "busy:") {
+	if code := run([]string{"call", "-config", p, "john", "0475123456"}, &out, &errs); code != 1 || !strings.Contains(out.String(), "busy:") {
 		t.Errorf("a busy user: exit %d\n%s", code, out.String())
 	}
 }

@@ -52,6 +52,9 @@ func TestABrokenConfigNamesTheFileAndTheLineOrKey(t *testing.T) {
 		{"a TLS cert without its key", "[api]\npassword_hash = \"$2a$10$abcdefghijklmnopqrstuu5UGkSqTjYLJdKNqG8.oZ9eyWGlTbCPu\"\ntls_cert = \"/x.pem\"\n", "go together"},
 		{"an unknown auto-answer preset", "[[users]]\nlogin = \"john\"\n[[users.channels]]\nname = \"PJSIP/101\"\nauto_answer = \"yealnik\"\n", "want a preset"},
 		{"a ring timeout of 1s", "[originate]\ntimeout = \"1s\"\n", "[originate] timeout"},
+		{"an exten that is another user's login", "[[users]]\nlogin = \"john\"\nexten = \"101\"\n[[users]]\nlogin = \"101\"\nexten = \"102\"\n", "exten \"101\" is users[1]'s login"},
+		{"a trusted proxy that is not an address", "[web]\ntrusted_proxies = [\"proxy.lan\"]\n", "[web] trusted_proxies: \"proxy.lan\""},
+		{"a recheck of 1s", "[web]\nrecheck = \"1s\"\n", "[web] recheck"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,7 +116,7 @@ func TestReloadAppliesWhatItCanAndNamesWhatNeedsARestartUntilOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := d.Flows.Settings()
-	if _, ok := st.Users.Find("ann"); !ok || st.Format.MaxLength != 12 {
+	if _, ok := st.Users.ByLogin("ann"); !ok || st.Format.MaxLength != 12 {
 		t.Errorf("not applied: %+v", st)
 	}
 	if !d.Log.Enabled(ctx, slog.LevelDebug) || !d.AGI.Trace {
@@ -127,7 +130,7 @@ func TestReloadAppliesWhatItCanAndNamesWhatNeedsARestartUntilOne(t *testing.T) {
 	if d.ReloadFile() == nil || !strings.Contains(logs.String(), "keeping the running config") {
 		t.Errorf("a broken file was applied, or said nothing:\n%s", logs)
 	}
-	if _, ok := d.Flows.Settings().Users.Find("ann"); !ok {
+	if _, ok := d.Flows.Settings().Users.ByLogin("ann"); !ok {
 		t.Error("a broken file replaced the settings")
 	}
 
