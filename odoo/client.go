@@ -143,14 +143,39 @@ func (c *Client) ServerVersion(ctx context.Context) (int, error) {
 
 // Authenticate checks another user's login and password (or API key)
 // with common.authenticate on the same Odoo and database. It returns the
-// uid, or 0 and no error when Odoo refuses them. Neither is kept or logged.
+// uid, or 0 and no error when Odoo answers False. Neither is kept or
+// logged. Odoo's login cooldown does not count these failures
+// (docs/odoo-wire.md), so guesses through odoo-agi lock no one else out.
+// The answer is a few hundred bytes: a larger one is an error.
 func (c *Client) Authenticate(ctx context.Context, login, password string) (int, error) {
 	var res any
-	if err := c.call(ctx, "common", "authenticate", "", "", &res, c.cfg.DB, login, password, map[string]any{}); err != nil {
+	if err := c.callLimit(ctx, authAnswerMax, "common", "authenticate", &res, c.cfg.DB, login, password, map[string]any{}); err != nil {
 		return 0, err
 	}
-	uid, _ := Int(res)
-	return uid, nil
+	if res == false {
+		return 0, nil
+	}
+	if uid, ok := Int(res); ok && uid > 0 {
+		return uid, nil
+	}
+	return 0, &Error{Kind: ErrServer, Msg: fmt.Sprintf("odoo: authenticate on %s gave neither a uid nor False: %.40v", c.shown, res)}
+}
+
+// authAnswerMax caps common.authenticate's answer.
+const authAnswerMax = 64 << 10
+
+// UserActive reports whether an active res.users record has this login:
+// false once the user is archived or deleted.
+func (c *Client) UserActive(ctx context.Context, login string) (bool, error) {
+	res, err := c.Execute(ctx, "res.users", "search_count", []any{[]any{[]any{"login", "=", login}}}, nil)
+	if err != nil {
+		return false, err
+	}
+	n, ok := Int(res)
+	if !ok {
+		return false, &Error{Kind: ErrServer, Msg: fmt.Sprintf("odoo: res.users search_count gave %.40v", res)}
+	}
+	return n > 0, nil
 }
 
 func (c *Client) loginLocked(ctx context.Context) (int, error) {
@@ -214,13 +239,24 @@ func (c *Client) Execute(ctx context.Context, model, method string, args []any, 
 
 func (c *Client) call(ctx context.Context, service, fn, model, method string, out *any, args ...any) error {
 	start := time.Now()
-	err := c.post(ctx, service, fn, model, method, out, args)
+	err := c.post(ctx, answerMax, service, fn, model, method, out, args)
 	if model == "" {
 		model, method = service, fn // common.authenticate, common.version
 	}
 	c.observe(ctx, XMLRPC, model, method, start, err)
 	return err
 }
+
+// callLimit is call for a common service whose answer is at most limit bytes.
+func (c *Client) callLimit(ctx context.Context, limit int64, service, fn string, out *any, args ...any) error {
+	start := time.Now()
+	err := c.post(ctx, limit, service, fn, "", "", out, args)
+	c.observe(ctx, XMLRPC, service, fn, start, err)
+	return err
+}
+
+// answerMax caps any XML-RPC answer: a full page of a million contacts fits.
+const answerMax = 256 << 20
 
 // observe feeds the metrics hook and the debug trace. Arguments are not
 // logged: they hold the password.
@@ -233,7 +269,7 @@ func (c *Client) observe(ctx context.Context, api, model, method string, start t
 	}
 }
 
-func (c *Client) post(ctx context.Context, service, fn, model, method string, out *any, args []any) error {
+func (c *Client) post(ctx context.Context, limit int64, service, fn, model, method string, out *any, args []any) error {
 	url := c.cfg.URL + "/xmlrpc/2/" + service
 	shown := c.shown + "/xmlrpc/2/" + service
 	body, err := xmlrpc.EncodeMethodCall(fn, args...)
@@ -250,9 +286,12 @@ func (c *Client) post(ctx context.Context, service, fn, model, method string, ou
 		return &Error{Kind: ErrUnreachable, Err: err, Msg: fmt.Sprintf("odoo: cannot reach %s: %s", c.shown, shortNetErr(err))}
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return &Error{Kind: ErrUnreachable, Err: err, Msg: fmt.Sprintf("odoo: reading the answer from %s: %s", c.shown, shortNetErr(err))}
+	}
+	if int64(len(data)) > limit {
+		return &Error{Kind: ErrServer, Msg: fmt.Sprintf("odoo: %s answered %s with more than %d bytes; is it Odoo?", shown, fn, limit)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return &Error{Kind: ErrUnreachable, Msg: fmt.Sprintf("odoo: %s answered HTTP %d (is Odoo running behind it?)", shown, resp.StatusCode)}

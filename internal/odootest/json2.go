@@ -100,7 +100,7 @@ func (s *Server) serveJSON2(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	uid := 0
 	for _, u := range s.users {
-		if u.APIKey != "" && u.APIKey == key {
+		if u.APIKey != "" && u.APIKey == key && !u.Archived {
 			uid = u.ID
 		}
 	}

@@ -46,6 +46,7 @@ type User struct {
 	ContactCreation bool
 	Admin           bool
 	APIKey          string // "" until AddAPIKey
+	Archived        bool   // active = False: no login, hidden by active_test
 }
 
 // Server is the emulator. Create it with New; the zero value is not usable.
@@ -270,6 +271,12 @@ func (s *Server) SetPassword(login, password string) {
 	s.updateUser(login, func(u *User) { u.Password = password })
 }
 
+// ArchiveUser sets a user's active to False, as Settings > Users > Archive
+// does: their password and keys stop working.
+func (s *Server) ArchiveUser(login string) {
+	s.updateUser(login, func(u *User) { u.Archived = true })
+}
+
 // updateUser applies f to the user with this login.
 func (s *Server) updateUser(login string, f func(*User)) {
 	s.mu.Lock()
@@ -367,7 +374,7 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 	case "res.users":
 		fields = []string{"id", "login", "name"}
 		for _, u := range s.users {
-			rows = append(rows, record{"id": u.ID, "login": u.Login, "name": u.Name, "active": true})
+			rows = append(rows, record{"id": u.ID, "login": u.Login, "name": u.Name, "active": !u.Archived})
 		}
 	default:
 		var ok bool

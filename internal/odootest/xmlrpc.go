@@ -306,7 +306,7 @@ func (s *Server) serveCommon(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, u := range s.users {
-			if u.Login == login && (u.Password == pw || u.APIKey != "" && u.APIKey == pw) {
+			if u.Login == login && !u.Archived && (u.Password == pw || u.APIKey != "" && u.APIKey == pw) {
 				encodeResponse(w, u.ID)
 				return
 			}
