@@ -13,9 +13,9 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -45,22 +45,21 @@ type Server struct {
 	// answer; it is read per request, so a reload applies it.
 	CallTimeout func() time.Duration
 
-	// MaxFailures per client address in FailureWindow; then 429.
+	// MaxFailures per login and per client address in FailureWindow,
+	// counted apart for the API and the page; then 429.
 	MaxFailures   int
 	FailureWindow time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed; from any other peer they are not.
+	TrustedProxies []netip.Prefix
 
 	// Web, when set, serves the phone page for Odoo users.
 	Web *Web
 
-	mu       sync.Mutex
-	failures map[string]*failures
-	limit    ratelog.Limiter
-	sessions sessions
-}
-
-type failures struct {
-	n     int
-	since time.Time
+	apiLimit  Limiter // basic auth: bcrypt
+	pageLimit Limiter // the page's sign-in: Odoo
+	limit     ratelog.Limiter
+	sessions  sessions
 }
 
 // HashPassword returns the bcrypt hash for [api] password_hash.
@@ -91,6 +90,10 @@ func (s *Server) Handler() http.Handler {
 	if s.FailureWindow <= 0 {
 		s.FailureWindow = time.Minute
 	}
+	// The API has one user: at the page's per-login count, anyone could
+	// lock it out with a few guesses. Each address still gets MaxFailures.
+	s.apiLimit = Limiter{Max: s.MaxFailures, PerLogin: 10 * s.MaxFailures, Window: s.FailureWindow, Total: 16}
+	s.pageLimit = Limiter{Max: s.MaxFailures, Window: s.FailureWindow}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	// A browser on another site must not place calls with credentials it
@@ -117,9 +120,9 @@ func fail(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-// auth checks basic auth in constant time; failures count against the
-// client address, and past MaxFailures the address gets 429 until the
-// window ends.
+// auth checks basic auth in constant time. Each check reserves its place
+// in the API's limiter before bcrypt runs, per user name and per client
+// address, so parallel guesses get 429 without costing CPU.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if sess := s.session(r); sess != nil {
@@ -135,18 +138,20 @@ func (s *Server) auth(next http.Handler) http.Handler {
 			fail(w, http.StatusForbidden, "the click-to-dial API is off: set [api] password_hash (odoo-agi hash-password)")
 			return
 		}
-		ip := clientIP(r)
-		if wait := s.blocked(ip); wait > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		ip, _ := s.client(r)
+		user, pass, ok := r.BasicAuth()
+		res, wait := s.apiLimit.Reserve(addrKey(ip), loginKey(user))
+		if res == nil {
+			w.Header().Set("Retry-After", retryAfter(wait))
 			fail(w, http.StatusTooManyRequests, "too many failed logins; try again later")
 			return
 		}
-		user, pass, ok := r.BasicAuth()
 		// Always run bcrypt, so a wrong user costs the same time as a wrong password.
 		passOK := bcrypt.CompareHashAndPassword([]byte(s.PasswordHash), []byte(pass)) == nil
 		userOK := subtle.ConstantTimeCompare([]byte(user), []byte(s.User)) == 1
-		if !ok || !userOK || !passOK {
-			s.failed(ip)
+		good := ok && userOK && passOK
+		res.Done(!good)
+		if !good {
 			s.limit.Warn(s.Logger, "auth", "api: rejected a request with wrong or missing credentials", "client", ip, "path", r.URL.Path)
 			w.Header().Set("WWW-Authenticate", `Basic realm="odoo-agi", charset="UTF-8"`)
 			fail(w, http.StatusUnauthorized, "wrong or missing credentials")
@@ -156,47 +161,58 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// retryAfter is a Retry-After value in whole seconds, rounded up.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}
+
+// client returns the client's address and whether it reached us over
+// HTTPS. Forwarded headers count only from a trusted proxy: then the
+// client is the last address in X-Forwarded-For that is not a trusted
+// proxy itself, since each proxy appends the peer it saw.
+func (s *Server) client(r *http.Request) (ip string, secure bool) {
+	ip = r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		ip = host
+	}
+	secure = r.TLS != nil
+	if !s.trusted(ip) {
+		return ip, secure
+	}
+	if p := r.Header.Values("X-Forwarded-Proto"); len(p) > 0 {
+		last := p[len(p)-1]
+		last = strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
+		secure = strings.EqualFold(last, "https")
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		if ap, err := netip.ParseAddrPort(hop); err == nil {
+			hop = ap.Addr().String()
+		}
+		ip = hop
+		if !s.trusted(hop) {
+			break
+		}
+	}
+	return ip, secure
+}
+
+func (s *Server) trusted(ip string) bool {
+	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return r.RemoteAddr
+		return false
 	}
-	return host
-}
-
-func (s *Server) blocked(ip string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.failures[ip]
-	if f == nil {
-		return 0
+	a = a.Unmap()
+	for _, p := range s.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
 	}
-	left := s.FailureWindow - time.Since(f.since)
-	if left <= 0 {
-		delete(s.failures, ip)
-		return 0
-	}
-	if f.n >= s.MaxFailures {
-		return left
-	}
-	return 0
-}
-
-func (s *Server) failed(ip string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failures == nil {
-		s.failures = map[string]*failures{}
-	}
-	f := s.failures[ip]
-	if f == nil || time.Since(f.since) > s.FailureWindow {
-		f = &failures{since: time.Now()}
-		s.failures[ip] = f
-	}
-	f.n++
-	if len(s.failures) > 10000 { // a flood of addresses: forget the oldest state wholesale
-		s.failures = map[string]*failures{ip: f}
-	}
+	return false
 }
 
 // originateRequest is the body of POST /api/v1/originate.

@@ -38,7 +38,7 @@ type webWorld struct {
 	cancel context.CancelFunc
 }
 
-func newWebWorld(t *testing.T, mod func(*api.Web, *dialplan.Settings)) *webWorld {
+func newWebWorld(t *testing.T, mod func(*api.Web, *dialplan.Settings), srvMods ...func(*api.Server)) *webWorld {
 	t.Helper()
 	o, odooURL := odootest.StartT(t)
 	for _, u := range []string{"john", "ann", "mallory"} {
@@ -77,6 +77,9 @@ func newWebWorld(t *testing.T, mod func(*api.Web, *dialplan.Settings)) *webWorld
 	orig := &dialplan.Originator{Settings: flows.Settings, Directory: dir, Normalizer: lookup.Normalizer{Country: "BE"}, Manager: mgr, Logger: quiet}
 	srv := &api.Server{User: "odoo", PasswordHash: mustHash(t), Caller: orig, Logger: quiet, Web: web,
 		Health: func() (any, bool) { return map[string]any{"status": "ok"}, true }}
+	for _, m := range srvMods {
+		m(srv)
+	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &webWorld{odoo: o, pbx: pbx, dir: dir, live: live, flows: flows, srv: srv, url: hs.URL, acme: acme, cancel: cancel}
@@ -163,18 +166,22 @@ func TestSignInWithTheOdooLogin(t *testing.T) {
 	})
 	t.Run("a wrong password gets one generic message", func(t *testing.T) {
 		resp, body := w.browser(t).signIn("john", "nope")
-		if resp.StatusCode != 401 || !strings.Contains(body, "Wrong login or password.") || len(resp.Cookies()) != 0 {
+		if resp.StatusCode != 401 || !strings.Contains(body, "Wrong login or password") || len(resp.Cookies()) != 0 {
 			t.Errorf("%d %s", resp.StatusCode, body)
 		}
 		resp, body2 := w.browser(t).signIn("nobody", "nope")
-		if resp.StatusCode != 401 || !strings.Contains(body2, "Wrong login or password.") {
+		if resp.StatusCode != 401 || !strings.Contains(body2, "Wrong login or password") {
 			t.Errorf("an unknown login reads differently: %d", resp.StatusCode)
 		}
 	})
-	t.Run("an Odoo user with no phone is told so", func(t *testing.T) {
+	t.Run("an Odoo user with no phone never reaches Odoo and reads the same", func(t *testing.T) {
+		before := w.odoo.Logins()
 		resp, body := w.browser(t).signIn("mallory", "mallory")
-		if resp.StatusCode != 403 || !strings.Contains(body, "no phone in odoo-agi&#39;s config.toml; ask your admin") || len(resp.Cookies()) != 0 {
+		if resp.StatusCode != 401 || !strings.Contains(body, "no phone in odoo-agi (ask your admin)") || len(resp.Cookies()) != 0 {
 			t.Errorf("%d %s", resp.StatusCode, body)
+		}
+		if n := w.odoo.Logins() - before; n != 0 {
+			t.Errorf("%d authenticate calls for a login with no [[users]] entry", n)
 		}
 	})
 	t.Run("five failures a minute, then 429", func(t *testing.T) {

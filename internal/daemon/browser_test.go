@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -55,6 +57,12 @@ type phoneWorld struct {
 
 func newPhoneWorld(t *testing.T) *phoneWorld {
 	t.Helper()
+	return newPhoneWorldWeb(t, `odoo_url = "https://odoo.example.com"`)
+}
+
+// newPhoneWorldWeb is newPhoneWorld with these [web] keys.
+func newPhoneWorldWeb(t *testing.T, web string) *phoneWorld {
+	t.Helper()
 	o, odooURL := odootest.StartT(t)
 	o.AddUser("john", "John Seller")
 	o.SetPassword("john", "john-password")
@@ -78,7 +86,7 @@ secret = "secret"
 [originate]
 timeout = "5s"
 [web]
-odoo_url = "https://odoo.example.com"
+%s
 [[users]]
 login = "john"
 exten = "101"
@@ -87,7 +95,7 @@ admin = true
   name = "PJSIP/101"
   originate = true
   auto_answer = "yealink"
-`, odooURL, amiAddr))
+`, odooURL, amiAddr, web))
 	c, err := LoadConfig(p)
 	if err != nil {
 		t.Fatal(err)
@@ -332,4 +340,88 @@ func TestScreenshotsOfThePhonePage(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		os.WriteFile(filepath.Join(dir, size.name), get(t, ctx, "screenshot", chromedp.CaptureScreenshot()), 0o644)
 	}
+}
+
+// TestATelLinkInOdooDialsThroughTheHandlerAndOneElsewhereDoesNot: with
+// confirm_dial = false, a tel: link clicked in Odoo (another origin) and
+// opened through the registered handler dials at once; the same URL opened
+// from a third site shows the Call button and places nothing.
+func TestATelLinkInOdooDialsThroughTheHandlerAndOneElsewhereDoesNot(t *testing.T) {
+	link := func(href string) http.HandlerFunc {
+		return func(rw http.ResponseWriter, r *http.Request) {
+			rw.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(rw, `<!doctype html><body><a id="tel" href="%s">+32 2 555 12 34</a></body>`, href)
+		}
+	}
+	odooPage := httptest.NewServer(link("tel:+3225551234"))
+	defer odooPage.Close()
+	// Odoo is addressed as localhost, the phone page as 127.0.0.1: two sites.
+	odooOrigin := strings.Replace(odooPage.URL, "127.0.0.1", "localhost", 1)
+	w := newPhoneWorldWeb(t, fmt.Sprintf("odoo_url = %q\nconfirm_dial = false", odooOrigin))
+	evilLn, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address for a third site: %v", err)
+	}
+	evil := &httptest.Server{Listener: evilLn, Config: &http.Server{Handler: link(w.url + "/dial?to=tel%3A%2B3225551234")}}
+	evil.Start()
+	defer evil.Close()
+
+	ctx := browse(t)
+	var mu sync.Mutex
+	var sent []map[string]any // the headers of each navigation to /dial
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSentExtraInfo); ok {
+			if e.Headers["Sec-Fetch-Dest"] == "document" {
+				mu.Lock()
+				sent = append(sent, e.Headers)
+				mu.Unlock()
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, ctx, w)
+	do(t, ctx, "register the tel: handler",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, page.SetRPHRegistrationMode, page.SetRPHRegistrationModeParams{Mode: page.SetRPHRegistrationModeModeAutoAccept})
+			return err
+		}),
+		chromedp.Click(chromedp.ID("tel")),
+		chromedp.WaitVisible(chromedp.CSS(`#hint`)))
+
+	do(t, ctx, "click the tel: link in Odoo",
+		chromedp.Navigate(odooOrigin+"/"),
+		chromedp.Click(chromedp.ID("tel")),
+		chromedp.WaitVisible(chromedp.CSS(`#progress[data-status="answered"]`)))
+	if o := w.pbx.Originates(); len(o) != 1 || o[0].Var("ODOO_DIAL_NUMBER") != "025551234" {
+		t.Fatalf("%d Originates after the click in Odoo: %+v", len(o), o)
+	}
+	mu.Lock()
+	t.Logf("a handler launch from Odoo sends: %v", dialHeaders(sent))
+	mu.Unlock()
+
+	do(t, ctx, "follow the same link from another site",
+		chromedp.Navigate(evil.URL+"/"),
+		chromedp.Click(chromedp.ID("tel")),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-page="dial"][data-autodial="false"] #call button`)))
+	if n := len(w.pbx.Originates()); n != 1 {
+		t.Errorf("a link on another site placed %d calls", n-1)
+	}
+	mu.Lock()
+	t.Logf("a link on another site sends: %v", dialHeaders(sent))
+	mu.Unlock()
+}
+
+// dialHeaders keeps the headers that decide auto-dial, of the last navigation.
+func dialHeaders(sent []map[string]any) map[string]any {
+	out := map[string]any{}
+	if len(sent) == 0 {
+		return out
+	}
+	for _, k := range []string{"Sec-Fetch-Site", "Sec-Fetch-User", "Referer", ":path"} {
+		if v, ok := sent[len(sent)-1][k]; ok {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -81,10 +81,12 @@ type Config struct {
 		PerUserPerMinute int      `toml:"per_user_per_minute"`
 	} `toml:"originate"`
 	Web struct {
-		Enabled     bool     `toml:"enabled"`
-		OdooURL     string   `toml:"odoo_url"`
-		SessionTTL  Duration `toml:"session_ttl"`
-		ConfirmDial bool     `toml:"confirm_dial"`
+		Enabled        bool     `toml:"enabled"`
+		OdooURL        string   `toml:"odoo_url"`
+		SessionTTL     Duration `toml:"session_ttl"`
+		ConfirmDial    bool     `toml:"confirm_dial"`
+		Recheck        Duration `toml:"recheck"`
+		TrustedProxies []string `toml:"trusted_proxies"`
 	} `toml:"web"`
 	API struct {
 		Listen       string `toml:"listen"`
@@ -103,8 +105,9 @@ type Config struct {
 	} `toml:"calllog"`
 	Users []UserConfig `toml:"users"`
 
-	Path  string `toml:"-"` // the file it was read from, for messages
-	allow []netip.Prefix
+	Path    string `toml:"-"` // the file it was read from, for messages
+	allow   []netip.Prefix
+	proxies []netip.Prefix
 }
 
 // UserConfig is one [[users]] entry: an Odoo login and its channels.
@@ -153,6 +156,7 @@ func DefaultConfig() *Config {
 	c.Web.Enabled = true
 	c.Web.SessionTTL.Duration = 12 * time.Hour
 	c.Web.ConfirmDial = true
+	c.Web.Recheck.Duration = 5 * time.Minute
 	c.API.Listen = "127.0.0.1:48008"
 	c.API.User = "odoo"
 	c.CallLog.SpoolDir = "/var/lib/odoo-agi/spool"
@@ -209,6 +213,23 @@ func LoadConfig(path string) (*Config, error) {
 	return c, nil
 }
 
+// prefixes reads addresses and CIDR prefixes for the key named.
+func prefixes(key string, list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range list {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(a)
+			if err2 != nil {
+				return nil, fmt.Errorf("%s: %q is not an address or a CIDR prefix such as 127.0.0.1/32", key, a)
+			}
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
 // wideOpen reports an allowlist that admits more than loopback while
 // FastAGI listens beyond it.
 func (c *Config) wideOpen() bool {
@@ -232,17 +253,12 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.AGI.Listen); err != nil {
 		return fmt.Errorf("[agi] listen = %q: want host:port, e.g. 127.0.0.1:4573", c.AGI.Listen)
 	}
-	c.allow = nil
-	for _, a := range c.AGI.Allow {
-		p, err := netip.ParsePrefix(a)
-		if err != nil {
-			ip, err2 := netip.ParseAddr(a)
-			if err2 != nil {
-				return fmt.Errorf("[agi] allow: %q is not an address or a CIDR prefix such as 127.0.0.1/32", a)
-			}
-			p = netip.PrefixFrom(ip, ip.BitLen())
-		}
-		c.allow = append(c.allow, p)
+	var err error
+	if c.allow, err = prefixes("[agi] allow", c.AGI.Allow); err != nil {
+		return err
+	}
+	if c.proxies, err = prefixes("[web] trusted_proxies", c.Web.TrustedProxies); err != nil {
+		return err
 	}
 	if c.AGI.MaxSessions < 1 {
 		return fmt.Errorf("[agi] max_sessions = %d: want at least 1; it caps the FastAGI sessions served at once", c.AGI.MaxSessions)
@@ -314,6 +330,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Web.SessionTTL.Duration < time.Minute {
 		return fmt.Errorf("[web] session_ttl = %v: want at least 1m", c.Web.SessionTTL)
+	}
+	if d := c.Web.Recheck.Duration; d < 10*time.Second || d > time.Hour {
+		return fmt.Errorf("[web] recheck = %v: want between 10s and 1h; a session's Odoo account is checked again this often", c.Web.Recheck)
 	}
 	if c.API.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {

@@ -124,7 +124,7 @@ func (d *Daemon) openAPI(c *Config) error {
 		return nil
 	}
 	d.api = &api.Server{User: c.API.User, PasswordHash: c.API.PasswordHash, Logger: d.Log, Metrics: d.metrics.handler(),
-		Caller: d.Originator, Health: d.health,
+		Caller: d.Originator, Health: d.health, TrustedProxies: c.proxies,
 		CallTimeout: func() time.Duration { return d.Flows.Settings().OriginateTimeout + 30*time.Second }}
 	if c.Web.Enabled {
 		d.Live = &dialplan.Live{Flows: d.Flows, Logger: d.Log}
@@ -138,6 +138,7 @@ func (d *Daemon) openAPI(c *Config) error {
 			OdooURL:     c.odooLinkBase(),
 			SessionTTL:  c.Web.SessionTTL.Duration,
 			ConfirmDial: c.Web.ConfirmDial,
+			Recheck:     c.Web.Recheck.Duration,
 			Ping:        func(ctx context.Context) []api.Check { return Ping(ctx, d.Config()) },
 		}
 	}
