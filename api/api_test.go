@@ -24,9 +24,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/odoo-agi/odoo-agi/ami"
+	"github.com/odoo-agi/odoo-agi/ami/amitest"
 	"github.com/odoo-agi/odoo-agi/api"
 	"github.com/odoo-agi/odoo-agi/dialplan"
-	"github.com/odoo-agi/odoo-agi/internal/amitest"
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
 

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/calllog"
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/internal/wait"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

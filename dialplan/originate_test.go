@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/ami"
+	"github.com/odoo-agi/odoo-agi/ami/amitest"
 	"github.com/odoo-agi/odoo-agi/dialplan"
-	"github.com/odoo-agi/odoo-agi/internal/amitest"
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
 

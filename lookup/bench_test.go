@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 // seed adds n partners with a phone each and a mobile on every other one.

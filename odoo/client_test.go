@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -10,8 +10,8 @@ import (
 
 	"github.com/kolo/xmlrpc"
 
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 // searchReadBytes asks the emulator for a search_read page and returns the

@@ -36,9 +36,9 @@ import (
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/daemon"
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

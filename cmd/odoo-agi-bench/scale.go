@@ -25,9 +25,9 @@ import (
 	"github.com/kolo/xmlrpc"
 
 	"github.com/odoo-agi/odoo-agi/internal/daemon"
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 // benchScale measures the index at scale, against an emulator in a child

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
+	"github.com/odoo-agi/odoo-agi/ami/amitest"
 	"github.com/odoo-agi/odoo-agi/dialplan"
-	"github.com/odoo-agi/odoo-agi/internal/amitest"
 	"github.com/odoo-agi/odoo-agi/internal/daemon"
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 // demoCall is one sample call: what the trunk sends.

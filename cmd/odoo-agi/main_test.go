@@ -24,10 +24,10 @@ import (
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/ami"
+	"github.com/odoo-agi/odoo-agi/ami/amitest"
 	"github.com/odoo-agi/odoo-agi/api"
-	"github.com/odoo-agi/odoo-agi/internal/amitest"
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/internal/wait"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 func writeConfig(t *testing.T, body string) string {

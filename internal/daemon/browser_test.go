@@ -23,9 +23,9 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
-	"github.com/odoo-agi/odoo-agi/internal/amitest"
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
+	"github.com/odoo-agi/odoo-agi/ami/amitest"
 	"github.com/odoo-agi/odoo-agi/internal/wait"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 // The phone page in a real browser: Debian's chromium, driven over CDP,

@@ -18,8 +18,8 @@ import (
 
 	"github.com/odoo-agi/odoo-agi/agi"
 	"github.com/odoo-agi/odoo-agi/calllog"
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/internal/wait"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 func writeConfig(t *testing.T, body string) string {

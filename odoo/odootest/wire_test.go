@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odoo-agi/odoo-agi/internal/odootest"
 	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 // The emulator must refuse what a real Odoo 16 refused (docs/odoo-wire.md):
