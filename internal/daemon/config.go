@@ -192,22 +192,37 @@ func FindConfig(flagPath string) (string, error) {
 func LoadConfig(path string) (*Config, error) {
 	c := DefaultConfig()
 	c.Path = path
-	md, err := toml.DecodeFile(path, c)
+	data, err := os.ReadFile(path)
 	if err != nil {
+		return nil, err
+	}
+	md, err := toml.Decode(string(data), c)
+	if err != nil {
+		keys := scanKeys(data)
+		if msg := typeError(path, keys, err); msg != "" {
+			return nil, errors.New(msg)
+		}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
+			if k, ok := find(keys, pe.LastKey); ok && k.raw != "" && k.line == pe.Position.Line {
+				return nil, fmt.Errorf("%s:%d: `%s` %s", path, k.line, k.indexed, pe.Message)
+			}
 			return nil, fmt.Errorf("%s:%d: %s", path, pe.Position.Line, pe.Message)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
+		k, _ := find(scanKeys(data), und[0].String())
+		msg := fmt.Sprintf("%s:%d: unknown key `%s` (misspelt, or from a newer version?)", path, k.line, und[0])
+		for _, u := range und[1:] {
+			msg += fmt.Sprintf("; and `%s`", u)
 		}
-		return nil, fmt.Errorf("%s: unknown key %s (misspelt, or from a newer version?)", path, strings.Join(keys, ", "))
+		return nil, errors.New(msg)
 	}
 	if err := c.Validate(); err != nil {
+		if line, ok := valueLine(scanKeys(data), err.Error()); ok {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
@@ -294,10 +309,10 @@ func (c *Config) Validate() error {
 	if c.Odoo.IndexSize < 1 {
 		return fmt.Errorf("[odoo] index_size = %d: want at least 1", c.Odoo.IndexSize)
 	}
-	c.PBX.Country = strings.ToUpper(c.PBX.Country)
-	if !lookup.ValidCountry(c.PBX.Country) {
+	if !lookup.ValidCountry(strings.ToUpper(c.PBX.Country)) {
 		return fmt.Errorf("[pbx] country = %q: want an ISO 3166-1 alpha-2 code such as BE, FR or US", c.PBX.Country)
 	}
+	c.PBX.Country = strings.ToUpper(c.PBX.Country)
 	if c.PBX.DialFormat != "national" && c.PBX.DialFormat != "e164" {
 		return fmt.Errorf("[pbx] dial_format = %q: want \"national\" or \"e164\"", c.PBX.DialFormat)
 	}

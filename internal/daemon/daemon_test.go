@@ -43,7 +43,12 @@ func TestABrokenConfigNamesTheFileAndTheLineOrKey(t *testing.T) {
 		name, body, want string
 	}{
 		{"a syntax error", "[agi]\nlisten = \"127.0.0.1:4573\"\nlookup_timeout = 200ms\n", "config.toml:3:"},
-		{"an unknown key", "[odoo]\npasword = \"x\"\n", "unknown key odoo.pasword"},
+		{"an unknown key", "[odoo]\npasword = \"x\"\n", "config.toml:2: unknown key `odoo.pasword`"},
+		{"a number as a string", "[agi]\nlisten = \"127.0.0.1:4573\"\nmax_sessions = \"10\"\n", "config.toml:3: `agi.max_sessions` must be a number, not the string \"10\", e.g. max_sessions = 10"},
+		{"an exten as a number", "[[users]]\nlogin = \"john\"\nexten = \"101\"\n[[users]]\nlogin = \"ann\"\nexten = 102\n", "config.toml:6: `users[1].exten` must be text, not the number 102, e.g. exten = \"102\""},
+		{"a bad value in a second channel", "[[users]]\nlogin = \"john\"\n[[users.channels]]\nname = \"PJSIP/101\"\n[[users.channels]]\nname = \"101\"\n", "config.toml:6: users[0] (john) channels[1]: name \"101\""},
+		{"a bad value", "[agi]\n\nmax_sessions = 0\n", "config.toml:3: [agi] max_sessions = 0"},
+		{"a country as typed", "[pbx]\ncountry = \"xx\"\n", "[pbx] country = \"xx\""},
 		{"a bad duration", "[agi]\nlookup_timeout = \"fast\"\n", "not a duration"},
 		{"a bad country", "[pbx]\ncountry = \"XX\"\n", "[pbx] country = \"XX\""},
 		{"a bad URL", "[odoo]\nurl = \"127.0.0.1:8069\"\n", "[odoo] url"},
