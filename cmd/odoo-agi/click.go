@@ -14,12 +14,9 @@ import (
 )
 
 func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, fs, err := configFlag("call", args, stderr)
+	c, fs, err := configFlag("call", args, 2, stderr)
 	if err != nil {
 		return err
-	}
-	if fs.NArg() != 2 {
-		return errors.New("usage: odoo-agi call [-config FILE] USER NUMBER")
 	}
 	log := newLogger(stderr, c.Debug)
 	mgr := c.AMIClient(log)
@@ -53,7 +50,10 @@ func cmdCall(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func cmdHashPassword(stdin io.Reader, stdout, stderr io.Writer) error {
+func cmdHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if err := parse(newFlags("hash-password", stderr), args, 0); err != nil {
+		return err
+	}
 	fmt.Fprintln(stderr, "password for [api] (read from standard input, one line):")
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {

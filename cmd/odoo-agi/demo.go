@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -53,12 +52,11 @@ func seedDemo(o *odootest.Server) int {
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", stderr)
 	listen := fs.String("listen", "127.0.0.1:4573", "FastAGI address to serve on")
 	httpAddr := fs.String("http", "127.0.0.1:48008", "address of the phone page")
 	debug := fs.Bool("debug", false, "log every AGI exchange and Odoo call")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args, 0); err != nil {
 		return err
 	}
 	return runDemo(ctx, demoOptions{listen: *listen, http: *httpAddr, debug: *debug, every: 20 * time.Second}, stdout, stderr)
@@ -117,11 +115,10 @@ func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) err
 	}
 	web, err := net.Listen("tcp", opt.http)
 	if err != nil {
-		if web, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return fmt.Errorf("demo: listen for the phone page: %w", err)
-		}
+		ln.Close()
+		return fmt.Errorf("demo: listen for the phone page on %s: %w (another odoo-agi running? try -http 127.0.0.1:0)", opt.http, err)
 	}
-	d, err := daemon.New(c, daemon.Options{Logs: stderr, AGIListener: ln, APIListener: web, Version: version})
+	d, err := daemon.New(c, daemon.Options{Logs: stderr, AGIListener: ln, APIListener: web, Version: versionString()})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

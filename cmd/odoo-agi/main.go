@@ -12,12 +12,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/daemon"
+	"github.com/odoo-agi/odoo-agi/lookup"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -26,16 +28,85 @@ var version = "dev"
 const usage = `odoo-agi connects Asterisk to Odoo.
 
 Usage:
-  odoo-agi serve [-config FILE]        run the FastAGI server
-  odoo-agi demo [-listen ADDR]         run against an embedded Odoo emulator with sample calls
-  odoo-agi lookup [-config FILE] NUMBER  look a number up as a call would
-  odoo-agi ping [-config FILE]         check Odoo (login, read access to contacts) and Asterisk (AMI)
-  odoo-agi call [-config FILE] USER NUMBER  click-to-dial from the shell
-  odoo-agi hash-password               read a password on stdin, print its bcrypt hash for [api]
-  odoo-agi version                     print the version
+  odoo-agi serve [-config FILE]                run the FastAGI server, the API and the phone page
+  odoo-agi demo [-listen ADDR] [-http ADDR]    run against an embedded Odoo emulator with sample calls
+  odoo-agi check-config [-config FILE]         validate the config without connecting to anything
+  odoo-agi ping [-config FILE]                 check Odoo (login, rights) and Asterisk (AMI)
+  odoo-agi lookup [-config FILE] NUMBER        look a number up as a call would
+  odoo-agi call [-config FILE] LOGIN NUMBER    click-to-dial from the shell
+  odoo-agi hash-password                       read a password on stdin, print its bcrypt hash for [api]
+  odoo-agi version                             print the version
 
+"odoo-agi COMMAND -h" shows a command's arguments and an example.
 The config file is -config, else $ODOO_AGI_CONFIG, else ./config.toml, else /etc/odoo-agi/config.toml.
 `
+
+// helps are each command's arguments, what it does, and an example.
+var helps = map[string]struct{ args, what, example string }{
+	"serve": {"[-config FILE]", "Runs the FastAGI server, the control API and the phone page until SIGTERM; SIGHUP reloads the config.",
+		"odoo-agi serve -config /etc/odoo-agi/config.toml"},
+	"demo": {"[-listen ADDR] [-http ADDR] [-debug]", "Runs odoo-agi against an embedded Odoo 19 and Asterisk manager emulator, plays sample calls, and serves the phone page (sign in as john, password demo).",
+		"odoo-agi demo -http 127.0.0.1:48009"},
+	"check-config": {"[-config FILE]", "Reads and validates the config as serve would, without connecting to Odoo or Asterisk. Exits 0 when it is valid, 1 with file:line and the key when not.",
+		"odoo-agi check-config -config /etc/odoo-agi/config.toml"},
+	"ping": {"[-config FILE]", "Checks Odoo (login, the rights each feature needs) and the Asterisk manager. Exits 1 when a check fails.",
+		"odoo-agi ping"},
+	"lookup": {"[-config FILE] NUMBER", "Syncs with Odoo (or reads the snapshot) and looks NUMBER up as an incoming call would, showing what Asterisk would get. Exits 1 when the answer is UNAVAILABLE.",
+		"odoo-agi lookup '+32 2 555 12 34'"},
+	"call": {"[-config FILE] LOGIN NUMBER", "Rings the phones of the [[users]] entry with this Odoo login, then dials NUMBER. Exits 1 unless the call is answered.",
+		"odoo-agi call john 0475123456"},
+	"hash-password": {"", "Reads one line from standard input and prints the [api] password_hash line for it.",
+		"echo 'correct horse battery' | odoo-agi hash-password"},
+	"version": {"", "Prints the version: the module version, else the VCS revision and date of the build.", "odoo-agi version"},
+}
+
+// newFlags is a command's flag set, whose -h shows the command's help.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		h := helps[name]
+		fmt.Fprintf(stderr, "usage: odoo-agi %s %s\n\n%s\n", name, h.args, h.what)
+		if strings.Contains(h.args, "-") {
+			fmt.Fprintln(stderr, "\nFlags:")
+			fs.PrintDefaults()
+		}
+		fmt.Fprintf(stderr, "\nExample:\n  %s\n", h.example)
+	}
+	return fs
+}
+
+// versionString is the -ldflags version, else the module version, else
+// the VCS revision and time that the build info holds.
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	return fmt.Sprintf("dev-%.12s%s (%s)", rev, dirty, at)
+}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -60,21 +131,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdPing(ctx, args[1:], stdout, stderr)
 	case "call":
 		err = cmdCall(ctx, args[1:], stdout, stderr)
+	case "check-config":
+		err = cmdCheckConfig(args[1:], stdout, stderr)
 	case "hash-password":
-		err = cmdHashPassword(os.Stdin, stdout, stderr)
+		err = cmdHashPassword(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "odoo-agi", version)
+		if err = newFlags("version", stderr).Parse(args[1:]); err == nil {
+			fmt.Fprintln(stdout, "odoo-agi", versionString())
+		}
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
 		fmt.Fprintf(stderr, "odoo-agi: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2 // the flag package said why
+	case err != nil:
 		fmt.Fprintln(stderr, "odoo-agi:", err)
 		return 1
 	}
 	return 0
+}
+
+// errUsage is a command line the flag package refused and explained.
+var errUsage = errors.New("usage")
+
+// parse parses a command's flags and checks its argument count.
+func parse(fs *flag.FlagSet, args []string, nargs int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() != nargs {
+		fmt.Fprintf(fs.Output(), "odoo-agi %s: want %d argument(s), got %d\n\n", fs.Name(), nargs, fs.NArg())
+		fs.Usage()
+		return errUsage
+	}
+	return nil
 }
 
 func newLogger(w io.Writer, debug bool) *slog.Logger {
@@ -85,12 +184,11 @@ func newLogger(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// configFlag parses "-config FILE" and loads it.
-func configFlag(name string, args []string, stderr io.Writer) (*daemon.Config, *flag.FlagSet, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file")
-	if err := fs.Parse(args); err != nil {
+// configFlag parses "-config FILE" and nargs arguments, and loads the config.
+func configFlag(name string, args []string, nargs int, stderr io.Writer) (*daemon.Config, *flag.FlagSet, error) {
+	fs := newFlags(name, stderr)
+	path := fs.String("config", "", "config file (default $ODOO_AGI_CONFIG, ./config.toml, /etc/odoo-agi/config.toml)")
+	if err := parse(fs, args, nargs); err != nil {
 		return nil, nil, err
 	}
 	p, err := daemon.FindConfig(*path)
@@ -102,11 +200,11 @@ func configFlag(name string, args []string, stderr io.Writer) (*daemon.Config, *
 }
 
 func cmdServe(ctx context.Context, args []string, stderr io.Writer) error {
-	c, _, err := configFlag("serve", args, stderr)
+	c, _, err := configFlag("serve", args, 0, stderr)
 	if err != nil {
 		return err
 	}
-	d, err := daemon.New(c, daemon.Options{Logs: stderr, Version: version})
+	d, err := daemon.New(c, daemon.Options{Logs: stderr, Version: versionString()})
 	if err != nil {
 		return err
 	}
@@ -134,12 +232,9 @@ func reloadOnHangup(ctx context.Context, d *daemon.Daemon) {
 }
 
 func cmdLookup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, fs, err := configFlag("lookup", args, stderr)
+	c, fs, err := configFlag("lookup", args, 1, stderr)
 	if err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: odoo-agi lookup [-config FILE] NUMBER")
 	}
 	log := newLogger(stderr, c.Debug)
 	dir := c.Directory(c.OdooClient(log), log)
@@ -170,11 +265,23 @@ func cmdLookup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, v := range flows.IncomingVars(st, r, "", raw) {
 		fmt.Fprintf(stdout, "  %-24s %s\n", v.Name, v.Value)
 	}
+	if r.Status == lookup.Unavailable {
+		return fmt.Errorf("no answer: Odoo could not be asked and the snapshot does not hold the number (%v)", r.Reason)
+	}
+	return nil
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
+	c, _, err := configFlag("check-config", args, 0, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", c.Path)
 	return nil
 }
 
 func cmdPing(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c, _, err := configFlag("ping", args, stderr)
+	c, _, err := configFlag("ping", args, 0, stderr)
 	if err != nil {
 		return err
 	}

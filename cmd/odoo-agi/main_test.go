@@ -183,7 +183,7 @@ func TestPingChecksOdooAndAsterisk(t *testing.T) {
 
 func TestHashPasswordPrintsAConfigLine(t *testing.T) {
 	var out bytes.Buffer
-	if err := cmdHashPassword(strings.NewReader("correct horse battery\n"), &out, io.Discard); err != nil {
+	if err := cmdHashPassword(nil, strings.NewReader("correct horse battery\n"), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var h string
