@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -197,17 +196,8 @@ func TestHashPasswordPrintsAConfigLine(t *testing.T) {
 
 func TestServeAnswersTheControlAPI(t *testing.T) {
 	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	apiAddr := ln.Addr().String()
-	ln.Close()
-	p, pbx := pbxWorld(t, fmt.Sprintf("[api]\nlisten = %q\npassword_hash = %q\n[agi]\nlisten = \"127.0.0.1:0\"\n", apiAddr, hash))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cmdServe(ctx, []string{"-config", p}, io.Discard) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	p, pbx := pbxWorld(t, fmt.Sprintf("[api]\nlisten = \"127.0.0.1:0\"\npassword_hash = %q\n[agi]\nlisten = \"127.0.0.1:0\"\n", hash))
+	_, apiAddr := serveT(t, p, &wait.Buffer{})
 	waitHealth(t, apiAddr, "ok")
 	req, _ := http.NewRequest("POST", "http://"+apiAddr+"/api/v1/originate", strings.NewReader(`{"user": "john", "number": "+3225551234"}`))
 	req.SetBasicAuth("odoo", "correct horse")
@@ -251,14 +241,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	wait.For(t, what, 10*time.Second, cond)
 }
 
-func freeAddr(t *testing.T) string {
+var servingOn = regexp.MustCompile(`msg="(control API serving|odoo-agi serving FastAGI)" listen=(\S+)`)
+
+// serveT runs serve with this config, whose listen addresses are
+// 127.0.0.1:0, until the test ends. It returns the addresses serve bound,
+// as its log says, or fails with serve's own error if it stops first.
+func serveT(t *testing.T, config string, logs *wait.Buffer) (agiAddr, apiAddr string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmdServe(ctx, []string{"-config", config}, logs) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.After(20 * time.Second)
+	for agiAddr == "" || apiAddr == "" {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("serve stopped: %v\n%s", err, logs)
+		case <-deadline:
+			t.Fatalf("serve did not say where it listens:\n%s", logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+		for _, m := range servingOn.FindAllStringSubmatch(logs.String(), -1) {
+			if m[1] == "control API serving" {
+				apiAddr = m[2]
+			} else {
+				agiAddr = m[2]
+			}
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return agiAddr, apiAddr
 }
 
 func TestServeLogsAMissedCallInOdoo(t *testing.T) {
@@ -266,16 +278,15 @@ func TestServeLogsAMissedCallInOdoo(t *testing.T) {
 	seller := o.AddUser("john", "John Seller")
 	acme := o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE"), UserID: seller})
 	o.SetPassword("asterisk1", "s3cret-odoo")
-	agiAddr, apiAddr := freeAddr(t), freeAddr(t)
 	hash, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
 	p := writeConfig(t, fmt.Sprintf(`[agi]
-listen = %q
+listen = "127.0.0.1:0"
 [odoo]
 url = %q
 password = "s3cret-odoo"
 cache_file = %q
 [api]
-listen = %q
+listen = "127.0.0.1:0"
 password_hash = %q
 [calllog]
 enabled = true
@@ -285,14 +296,8 @@ login = "john"
 exten = "101"
   [[users.channels]]
   name = "PJSIP/101"
-`, agiAddr, url, filepath.Join(t.TempDir(), "snap"), apiAddr, hash, t.TempDir()))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cmdServe(ctx, []string{"-config", p}, io.Discard) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+`, url, filepath.Join(t.TempDir(), "snap"), hash, t.TempDir()))
+	agiAddr, apiAddr := serveT(t, p, &wait.Buffer{})
 	waitFor(t, "the index", func() bool {
 		resp, err := http.Get("http://" + apiAddr + "/healthz")
 		if err != nil {
@@ -347,8 +352,7 @@ func TestSIGHUPReloadsTheRunningServer(t *testing.T) {
 		os.Exit(run([]string{"serve", "-config", p}, os.Stdout, os.Stderr))
 	}
 	_, url := odootest.StartT(t)
-	agiAddr, apiAddr := freeAddr(t), freeAddr(t)
-	base := fmt.Sprintf("[agi]\nlisten = %q\n[odoo]\nurl = %q\ncache_file = %q\n[api]\nlisten = %q\n", agiAddr, url, filepath.Join(t.TempDir(), "snap"), apiAddr)
+	base := fmt.Sprintf("[agi]\nlisten = \"127.0.0.1:0\"\n[odoo]\nurl = %q\ncache_file = %q\n[api]\nlisten = \"127.0.0.1:0\"\n", url, filepath.Join(t.TempDir(), "snap"))
 	p := writeConfig(t, base+"[[users]]\nlogin = \"john\"\n")
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSIGHUPReloadsTheRunningServer$")
 	cmd.Env = append(os.Environ(), "ODOO_AGI_SERVE_CONFIG="+p)
@@ -362,6 +366,12 @@ func TestSIGHUPReloadsTheRunningServer(t *testing.T) {
 		cmd.Wait()
 	}()
 	waitFor(t, "the server to serve", func() bool { return strings.Contains(logs.String(), "odoo-agi serving FastAGI") })
+	var apiAddr string
+	for _, m := range servingOn.FindAllStringSubmatch(logs.String(), -1) {
+		if m[1] == "control API serving" {
+			apiAddr = m[2]
+		}
+	}
 
 	os.WriteFile(p, []byte(base+"[[users]]\nlogin = \"john\"\n[[users]]\nlogin = \"ann\"\n"), 0o600)
 	cmd.Process.Signal(syscall.SIGHUP)
@@ -396,10 +406,9 @@ func TestNoSecretReachesAnyOutput(t *testing.T) {
 	t.Cleanup(pbx.Stop)
 	hash, _ := bcrypt.GenerateFromPassword([]byte("ApiS3cret"), bcrypt.MinCost)
 	secrets := []string{"UrlS3cret", "OdooS3cret", "AmiS3cret", "ApiS3cret", string(hash)}
-	agiAddr, apiAddr := freeAddr(t), freeAddr(t)
 	p := writeConfig(t, fmt.Sprintf(`debug = true
 [agi]
-listen = %q
+listen = "127.0.0.1:0"
 [odoo]
 url = %q
 password = "OdooS3cret"
@@ -409,7 +418,7 @@ cache_file = %q
 address = %q
 secret = "AmiS3cret"
 [api]
-listen = %q
+listen = "127.0.0.1:0"
 password_hash = %q
 [originate]
 timeout = "5s"
@@ -419,15 +428,10 @@ exten = "101"
   [[users.channels]]
   name = "PJSIP/101"
   originate = true
-`, agiAddr, strings.Replace(url, "http://", "http://odoouser:UrlS3cret@", 1), filepath.Join(t.TempDir(), "snap"), amiAddr, apiAddr, hash))
+`, strings.Replace(url, "http://", "http://odoouser:UrlS3cret@", 1), filepath.Join(t.TempDir(), "snap"), amiAddr, hash))
 	var out []string
 	logs := &wait.Buffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- cmdServe(ctx, []string{"-config", p}, logs) }()
-	defer func() {
-		cancel()
-		<-done
+	t.Cleanup(func() { // after serve has stopped: serveT's cleanup runs first
 		for _, s := range append(out, logs.String()) {
 			for _, secret := range secrets {
 				if strings.Contains(s, secret) {
@@ -435,7 +439,8 @@ exten = "101"
 				}
 			}
 		}
-	}()
+	})
+	agiAddr, apiAddr := serveT(t, p, logs)
 	waitFor(t, "the index", func() bool {
 		resp, err := http.Get("http://" + apiAddr + "/healthz")
 		if err != nil {
@@ -477,8 +482,8 @@ func TestABadTLSKeyStopsServeAtStart(t *testing.T) {
 	os.WriteFile(cert, []byte("not a certificate"), 0o600)
 	os.WriteFile(key, []byte("not a key"), 0o600)
 	hash, _ := bcrypt.GenerateFromPassword([]byte("x"), bcrypt.MinCost)
-	p := writeConfig(t, fmt.Sprintf("[agi]\nlisten = %q\n[odoo]\ncache_file = \"\"\n[api]\nlisten = %q\npassword_hash = %q\ntls_cert = %q\ntls_key = %q\n",
-		freeAddr(t), freeAddr(t), hash, cert, key))
+	p := writeConfig(t, fmt.Sprintf("[agi]\nlisten = \"127.0.0.1:0\"\n[odoo]\ncache_file = \"\"\n[api]\nlisten = \"127.0.0.1:0\"\npassword_hash = %q\ntls_cert = %q\ntls_key = %q\n",
+		hash, cert, key))
 	var stdout, stderr bytes.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run([]string{"serve", "-config", p}, &stdout, &stderr) }()
