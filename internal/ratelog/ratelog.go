@@ -17,6 +17,8 @@ const DefaultEvery = 10 * time.Second
 // is ready to use.
 type Limiter struct {
 	Every time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 
 	mu     sync.Mutex
 	causes map[string]*tally
@@ -38,7 +40,11 @@ func (l *Limiter) Log(log *slog.Logger, level slog.Level, cause, msg string, arg
 	if every <= 0 {
 		every = DefaultEvery
 	}
-	now := time.Now()
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	at := now()
 	l.mu.Lock()
 	if l.causes == nil {
 		l.causes = map[string]*tally{}
@@ -48,13 +54,13 @@ func (l *Limiter) Log(log *slog.Logger, level slog.Level, cause, msg string, arg
 		c = &tally{}
 		l.causes[cause] = c
 	}
-	if !c.last.IsZero() && now.Sub(c.last) < every {
+	if !c.last.IsZero() && at.Sub(c.last) < every {
 		c.held++
 		l.mu.Unlock()
 		return
 	}
 	held := c.held
-	c.last, c.held = now, 0
+	c.last, c.held = at, 0
 	l.mu.Unlock()
 	if held > 0 {
 		args = append(args, "suppressed", held)
