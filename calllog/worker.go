@@ -109,8 +109,9 @@ func (d *Deliverer) work(ctx context.Context, from, retry *Spool, ep *episode) {
 		}
 		err = d.deliver(ctx, &r)
 		if err == nil {
-			from.Ack(e.Next)
+			// Cleared before the ack: an empty spool never reports a failure.
 			d.cleared(ep, from)
+			from.Ack(e.Next)
 			backoff = minB
 			continue
 		}
@@ -134,6 +135,9 @@ func (d *Deliverer) work(ctx context.Context, from, retry *Spool, ep *episode) {
 			continue
 		}
 		r.RetryAt = time.Now().Add(d.retryDelay(r.Attempts)).Unix()
+		// The retry worker's episode starts before the call is handed over,
+		// so its success can never be overwritten by this failure.
+		d.failed(&d.episodes[1], err, "this call is retried on its own; the other calls go on")
 		if err := retry.Append(ctx, r); err != nil {
 			d.failed(ep, err, "could not set the call aside for a retry; it waits at the head of the spool")
 			if !pause() {
@@ -143,7 +147,6 @@ func (d *Deliverer) work(ctx context.Context, from, retry *Spool, ep *episode) {
 		}
 		from.Ack(e.Next)
 		d.retried.Add(1)
-		d.failed(&d.episodes[1], err, "this call is retried on its own; the other calls go on")
 		if from == retry && !pause() {
 			// A cause that hits every retried call is not hammered.
 			return
