@@ -179,15 +179,18 @@ func (f *Flows) Outgoing(ctx context.Context, s *agi.Session) {
 		{Name: "ODOO_LOOKUP", Value: r.Status.String()},
 		{Name: "ODOO_CALLEE_E164", Value: r.E164},
 	}
-	id, name := "", ""
+	id, name, cid := "", "", ""
 	if r.Status == lookup.Found {
 		id, name = strconv.Itoa(r.Partner.ID), r.Partner.DisplayName
-		if cid := st.Format.Name(r.Partner); cid != "" {
+		if cid = st.Format.Name(r.Partner); cid != "" {
 			// 'i': store the name for the next connected-line update without sending one now.
 			vars = append(vars, agi.Var{Name: "CONNECTEDLINE(name,i)", Value: cid})
 		}
 	}
-	vars = append(vars, agi.Var{Name: "ODOO_PARTNER_ID", Value: id}, agi.Var{Name: "ODOO_PARTNER_NAME", Value: name})
+	// ODOO_CONNECTED_NAME lets a Dial B() handler set the name again after
+	// a dialplan that overwrites it (FreePBX's "CID:<number>").
+	vars = append(vars, agi.Var{Name: "ODOO_PARTNER_ID", Value: id}, agi.Var{Name: "ODOO_PARTNER_NAME", Value: name},
+		agi.Var{Name: "ODOO_CONNECTED_NAME", Value: cid})
 	if err := s.SetMany(ctx, vars); err != nil {
 		f.Logger.Warn("outgoing: could not set the callee variables; the call goes on", "channel", s.Env("channel"), "err", err)
 	}

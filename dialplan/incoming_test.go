@@ -226,7 +226,14 @@ func TestOutgoingNamesTheCalledParty(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Vars["CONNECTEDLINE(name,i)"]; got != "ACME SA, Zoë Müller" || len(res.Lines) != 1 {
-		t.Errorf("CONNECTEDLINE(name,i) = %q in %d commands", got, len(res.Lines))
+	if got := res.Vars["CONNECTEDLINE(name,i)"]; got != "ACME SA, Zoë Müller" || res.Vars["ODOO_CONNECTED_NAME"] != got || len(res.Lines) != 1 {
+		t.Errorf("CONNECTEDLINE(name,i) = %q, ODOO_CONNECTED_NAME = %q in %d commands", got, res.Vars["ODOO_CONNECTED_NAME"], len(res.Lines))
+	}
+	res, err = agitest.Call{Script: "outgoing", Args: []string{"+3225559999"}}.Run(ctx, w.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := res.Vars["ODOO_CONNECTED_NAME"]; !ok || v != "" || res.Vars["CONNECTEDLINE(name,i)"] != "" {
+		t.Errorf("an unknown number: ODOO_CONNECTED_NAME %q (set %v), CONNECTEDLINE %q", v, ok, res.Vars["CONNECTEDLINE(name,i)"])
 	}
 }

@@ -18,9 +18,11 @@ import (
 // freepbxStubs are FreePBX's generated contexts, cut down to what the
 // walks cross: the trunk's from-trunk, inbound routes (ext-did-*) with
 // their Set(__DIRECTION), a Custom Destination with Return, a ring group,
-// and macro-dialout-trunk trying two trunks, with the pre-dial hook before
-// each (17 line 2542: once per trunk attempt) and the connected-line name
-// FreePBX sets right after it (2546/2549).
+// and macro-dialout-trunk trying two trunks: DIAL_TRUNK_OPTIONS set before
+// each attempt, then the pre-dial hook (17 line 2542: once per trunk
+// attempt), the connected line FreePBX sets right after it (2546/2549), and
+// Dial with ${DIAL_TRUNK_OPTIONS}b(func-apply-sipheaders…) (17 through
+// trunk-dial-with-exten, 2562).
 const freepbxStubs = `
 [from-trunk]
 exten => _X.,1,Goto(from-pstn,${EXTEN},1)
@@ -55,12 +57,24 @@ exten => _X.,1,Gosub(macro-dialout-trunk,s,1(1,${EXTEN}))
 
 [macro-dialout-trunk]
 exten => s,1,Set(DIAL_NUMBER=${ARG2})
+ same => n,Set(DIAL_TRUNK_OPTIONS=Tt)
  same => n,Gosub(macro-dialout-trunk-predial-hook,s,1)
- same => n,Set(CONNECTEDLINE(name,i)=CID:${CALLERID(num)})
- same => n,Dial(PJSIP/${DIAL_NUMBER}@trunk1,300)
+ same => n,Set(CONNECTEDLINE(num,i)=${DIAL_NUMBER})
+ same => n,Set(CONNECTEDLINE(name,i)=CID:${CALLERID(number)})
+ same => n,Gosub(trunk-dial-with-exten,${DIAL_NUMBER},1)
+ same => n,Set(DIAL_TRUNK_OPTIONS=Tt)
  same => n,Gosub(macro-dialout-trunk-predial-hook,s,1)
- same => n,Set(CONNECTEDLINE(name,i)=CID:${CALLERID(num)})
- same => n,Dial(PJSIP/${DIAL_NUMBER}@trunk2,300)
+ same => n,Set(CONNECTEDLINE(num,i)=${DIAL_NUMBER})
+ same => n,Set(CONNECTEDLINE(name,i)=CID:${CALLERID(number)})
+ same => n,Dial(PJSIP/${DIAL_NUMBER}@trunk2,300,${DIAL_TRUNK_OPTIONS}b(func-apply-sipheaders^s^1,(trunk2)))
+ same => n,Return()
+
+[trunk-dial-with-exten]
+exten => _[+-X].,1,Dial(PJSIP/${EXTEN}@trunk1,300,${DIAL_TRUNK_OPTIONS}b(func-apply-sipheaders^s^1,(trunk1)))
+ same => n,Return()
+
+[func-apply-sipheaders]
+exten => s,1,NoOp(FreePBX's SIP headers for ${ARG1})
  same => n,Return()
 
 [outbound-16]
@@ -69,10 +83,16 @@ exten => _X.,1,Macro(dialout-trunk16,1,${EXTEN})
 
 [macro-dialout-trunk16]
 exten => s,1,Set(DIAL_NUMBER=${ARG2})
+ same => n,Set(DIAL_TRUNK_OPTIONS=Tt)
  same => n,Macro(dialout-trunk-predial-hook)
- same => n,Dial(PJSIP/${DIAL_NUMBER}@trunk1,300)
+ same => n,Set(CONNECTEDLINE(num,i)=${DIAL_NUMBER})
+ same => n,Set(CONNECTEDLINE(name,i)=CID:${CALLERID(number)})
+ same => n,Dial(PJSIP/${DIAL_NUMBER}@trunk1,300,${DIAL_TRUNK_OPTIONS}b(func-apply-sipheaders^s^1,(trunk1)))
+ same => n,Set(DIAL_TRUNK_OPTIONS=Tt)
  same => n,Macro(dialout-trunk-predial-hook)
- same => n,Dial(PJSIP/${DIAL_NUMBER}@trunk2,300)
+ same => n,Set(CONNECTEDLINE(num,i)=${DIAL_NUMBER})
+ same => n,Set(CONNECTEDLINE(name,i)=CID:${CALLERID(number)})
+ same => n,Dial(PJSIP/${DIAL_NUMBER}@trunk2,300,${DIAL_TRUNK_OPTIONS}b(func-apply-sipheaders^s^1,(trunk2)))
  same => n,MacroExit()
 `
 
@@ -131,8 +151,26 @@ func match(name, exten string) bool {
 		return name == exten
 	}
 	pat := "^"
+	inClass := false
 	for _, c := range name[1:] {
+		if inClass {
+			// In a class, letters are themselves and '-' is a range, as in
+			// pbx.c: FreePBX's [+-X] runs from '+' to 'X', digits included.
+			switch c {
+			case ']':
+				pat += "]"
+				inClass = false
+			case '-':
+				pat += "-"
+			default:
+				pat += regexp.QuoteMeta(string(c))
+			}
+			continue
+		}
 		switch c {
+		case '[':
+			pat += "["
+			inClass = true
 		case 'X':
 			pat += "[0-9]"
 		case 'Z':
@@ -173,6 +211,7 @@ type call struct {
 	trace    []string // context/exten/priority reached
 	agi      func(c *call, script string, args []string)
 	dial     func(c *call, target string) string // DIALSTATUS
+	depth    int                                 // nested B() handlers
 }
 
 type frame struct {
@@ -279,7 +318,24 @@ func (c *call) run(context, exten string) string {
 			parts := strings.Split(args, ",")
 			c.agi(c, strings.TrimPrefix(parts[0], "agi://127.0.0.1:4573/"), parts[1:])
 		case "Dial":
-			c.vars["DIALSTATUS"] = c.dial(c, strings.Split(args, ",")[0])
+			dargs := splitArgs(args)
+			if len(dargs) > 2 {
+				// B(): app_dial runs it on this channel before it creates
+				// the outgoing ones (app_dial.c, OPT_PREDIAL_CALLER).
+				if sub, ok := dialOption(dargs[2], 'B'); ok && c.depth == 0 {
+					parts := strings.Split(sub, "^")
+					if len(parts) != 3 {
+						c.t.Fatalf("%s: B(%s) is not context^exten^priority", p.context, sub)
+					}
+					c.depth++
+					end := c.run(parts[0], parts[1])
+					c.depth--
+					if !strings.HasPrefix(end, "Return with nothing to return to") {
+						c.t.Fatalf("the B() handler %s did not return: %s", sub, end)
+					}
+				}
+			}
+			c.vars["DIALSTATUS"] = c.dial(c, dargs[0])
 		case "Gosub", "Macro":
 			stack = append(stack, f)
 			target, gargs := args, ""
@@ -346,6 +402,54 @@ func (c *call) run(context, exten string) string {
 
 func (c *call) reached(ctxExtPrio string) bool { return slices.Contains(c.trace, ctxExtPrio) }
 
+// splitArgs splits an application's arguments at commas outside
+// parentheses, as Asterisk's ast_app_separate_args does.
+func splitArgs(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// dialOption returns the argument of option letter o in Dial's options.
+// As in Asterisk's option parser, a later one wins.
+func dialOption(opts string, o rune) (string, bool) {
+	arg, found := "", false
+	for i := 0; i < len(opts); i++ {
+		letter := rune(opts[i])
+		var a string
+		if i+1 < len(opts) && opts[i+1] == '(' {
+			depth, j := 0, i+1
+			for ; j < len(opts); j++ {
+				if opts[j] == '(' {
+					depth++
+				} else if opts[j] == ')' {
+					if depth--; depth == 0 {
+						break
+					}
+				}
+			}
+			a, i = opts[i+2:min(j, len(opts))], j
+		}
+		if letter == o {
+			arg, found = a, true
+		}
+	}
+	return arg, found
+}
+
 // odooAGI plays odoo-agi: a known customer of salesperson 101.
 func odooAGI(known bool) func(c *call, script string, args []string) {
 	return func(c *call, script string, args []string) {
@@ -357,8 +461,11 @@ func odooAGI(known bool) func(c *call, script string, args []string) {
 				c.vars["CALLERID(name)"] = "ACME SA"
 			}
 		case "outgoing":
-			c.vars["ODOO_PARTNER_ID"] = "42"
-			c.vars["CONNECTEDLINE(name,i)"] = "ACME SA"
+			c.vars["ODOO_PARTNER_ID"], c.vars["ODOO_CONNECTED_NAME"] = "", ""
+			if known {
+				c.vars["ODOO_PARTNER_ID"], c.vars["ODOO_CONNECTED_NAME"] = "42", "ACME SA"
+				c.vars["CONNECTEDLINE(name,i)"] = "ACME SA"
+			}
 		}
 	}
 }
@@ -411,18 +518,38 @@ func TestFreePBXOutboundHookPushesTheHandlerOnceAcrossAFailover(t *testing.T) {
 	}{{17, "outbound-17"}, {16, "outbound-16"}} {
 		t.Run(fmt.Sprintf("FreePBX %d", v.version), func(t *testing.T) {
 			m := loadDialplan(t, v.version)
-			var trunks []string
-			c := newCall(t, m, true, func(_ *call, target string) string { trunks = append(trunks, target); return "CHANUNAVAIL" })
-			c.vars["CALLERID(num)"] = "101"
+			var trunks, shown []string
+			c := newCall(t, m, true, func(c *call, target string) string {
+				trunks = append(trunks, target)
+				shown = append(shown, c.vars["CONNECTEDLINE(name,i)"])
+				return "CHANUNAVAIL"
+			})
+			c.vars["CALLERID(num)"] = "+3225550101" // the extension's outbound caller ID
 			end := c.run(v.context, "0475123456")
 			if len(trunks) != 2 {
 				t.Fatalf("trunks tried: %q (%s)", trunks, end)
+			}
+			// What app_dial presents to the phone: the caller's connected
+			// name when the trunk is dialed, after FreePBX's CID:<number>.
+			if !slices.Equal(shown, []string{"ACME SA", "ACME SA"}) {
+				t.Errorf("the phone is shown %q on the two trunk attempts, want the partner both times", shown)
 			}
 			if len(c.handlers) != 1 || !strings.HasPrefix(c.handlers[0], "odoo-hangup,s,1(out,0475123456,42,") {
 				t.Errorf("handlers %q: want one, whatever the failover", c.handlers)
 			}
 			if end != "hung up in "+v.context {
 				t.Errorf("ended %q: trace %v", end, c.trace)
+			}
+
+			shown = nil
+			c = newCall(t, m, false, func(c *call, _ string) string {
+				shown = append(shown, c.vars["CONNECTEDLINE(name,i)"])
+				return "CHANUNAVAIL"
+			})
+			c.vars["CALLERID(num)"] = "+3225550101"
+			c.run(v.context, "0475123456")
+			if !slices.Equal(shown, []string{"CID:+3225550101", "CID:+3225550101"}) || c.reached("odoo-connected-name/s/1") {
+				t.Errorf("an unknown number: the phone is shown %q; FreePBX's own name must stay", shown)
 			}
 		})
 	}
@@ -434,8 +561,8 @@ func TestFreePBXOutboundHookPushesTheHandlerOnceAcrossAFailover(t *testing.T) {
 func TestEveryGosubTargetReturnsOnEveryPath(t *testing.T) {
 	m := loadDialplan(t, 17)
 	// The Custom Destination's target, the hangup handler and Dial's b()
-	// pre-dial handler are entered as by Gosub too.
-	targets := map[string]bool{"odoo-salesperson/s": true, "odoo-hangup/s": true, "odoo-originate/autoanswer": true}
+	// and B() pre-dial handlers are entered as by Gosub too.
+	targets := map[string]bool{"odoo-salesperson/s": true, "odoo-hangup/s": true, "odoo-originate/autoanswer": true, "odoo-connected-name/s": true}
 	for _, prios := range m.exts {
 		for _, p := range prios {
 			if p.app == "Gosub" {
