@@ -130,7 +130,7 @@ func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 	}
 }
 
-// IncomingVars is the dialplan contract (README, "Dialplan"). Every ODOO_* variable is
+// IncomingVars is the dialplan contract (docs/configuration.md, "Dialplan variables"). Every ODOO_* variable is
 // set on every call, so values from an earlier lookup never leak.
 func (f *Flows) IncomingVars(st *Settings, r lookup.Result, trunkName, raw string) []agi.Var {
 	vars := make([]agi.Var, 0, 8)

@@ -79,7 +79,6 @@ func build(out, version, arch string) error {
 		Maintainer:  "odoo-agi developers <odoo-agi@localhost>",
 		Description: "Asterisk FastAGI, click-to-dial and a phone page for Odoo\nNames callers from Odoo contacts, dials from Odoo, and logs calls in Odoo's chatter,\nwith nothing installed in Odoo.",
 		Homepage:    "https://github.com/odoo-agi/odoo-agi",
-		License:     "MIT",
 		Overridables: nfpm.Overridables{
 			Depends: []string{"passwd"},
 			Contents: files.Contents{
