@@ -22,6 +22,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/sipws"
 )
 
 // The phone page: Odoo users sign in with their Odoo login, click tel:
@@ -35,6 +36,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return fmt.Sprintf("%s/web#id=%d&model=res.partner&view_type=form", strings.TrimRight(base, "/"), id)
 	},
 	"pretty": lookup.Pretty,
+	"keys":   func(s string) []string { return strings.Split(s, "") },
 	"time":   func(t time.Time) string { return t.Local().Format("15:04") },
 }).ParseFS(webFiles, "web/*.html"))
 
@@ -56,6 +58,10 @@ type Web struct {
 	Now     func() time.Time // default time.Now
 	// Ping runs the checks of `odoo-agi ping`, for the status view.
 	Ping func(ctx context.Context) []Check
+	// Softphone, when set, relays the page's SIP WebSocket (/sip) for users
+	// with a WebRTC endpoint; SIPDomain is the host in their SIP URIs.
+	Softphone *sipws.Relay
+	SIPDomain string
 }
 
 // Authenticator checks an Odoo login and password (or API key), where uid
@@ -92,6 +98,7 @@ type session struct {
 	expires         time.Time
 	checked         time.Time // when Odoo last said the account is active
 	streams         int       // event streams open
+	sockets         int       // softphone sockets open
 }
 
 type sessions struct {
@@ -159,6 +166,22 @@ func (ss *sessions) openStream(sess *session, max int) bool {
 	}
 	sess.streams++
 	return true
+}
+
+func (ss *sessions) openSocket(sess *session, max int) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if sess.sockets >= max {
+		return false
+	}
+	sess.sockets++
+	return true
+}
+
+func (ss *sessions) closeSocket(sess *session) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	sess.sockets--
 }
 
 func (ss *sessions) closeStream(sess *session) {
@@ -234,6 +257,9 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /events", s.events)
 	mux.HandleFunc("GET /status", s.status)
 	mux.Handle("POST /status/ping", cop.Handler(capBody(s.ping)))
+	mux.HandleFunc("GET /sip", s.sip)
+	mux.HandleFunc("GET /sip/config", s.sipConfig)
+	mux.HandleFunc("GET /sip/dial", s.sipDial)
 }
 
 var titles = map[string]string{"login.html": "Sign in", "phone.html": "Phone", "dial.html": "Call", "status.html": "Status", "denied.html": "Not allowed"}
@@ -262,7 +288,7 @@ func (s *Server) user(sess *session) dialplan.User {
 func (s *Server) pageData(sess *session) map[string]any {
 	u := s.user(sess)
 	return map[string]any{"Login": u.Login, "Name": cmp.Or(s.Web.Directory.UserName(u.Login), u.Login), "Exten": u.Exten,
-		"Admin": u.Admin, "CSRF": sess.csrf, "OdooURL": s.Web.OdooURL}
+		"Admin": u.Admin, "CSRF": sess.csrf, "OdooURL": s.Web.OdooURL, "Softphone": s.Web.Softphone != nil && u.WebRTC != ""}
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {

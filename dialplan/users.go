@@ -2,6 +2,7 @@ package dialplan
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -19,13 +20,22 @@ type User struct {
 	Exten    string
 	Channels []Channel
 	Admin    bool // sees the phone page's status view
+	// WebRTC is the user's PJSIP endpoint for the phone page's softphone
+	// (also its AOR and auth username); "" means none. WebRTCSecret is its
+	// digest password, handed to that user's own signed-in page only.
+	WebRTC       string
+	WebRTCSecret string
 }
 
-// DialString joins the user's channels with '&', ready for Dial().
+// DialString joins the user's channels with '&', ready for Dial(); the
+// softphone's endpoint rings too.
 func (u User) DialString() string {
-	names := make([]string, len(u.Channels))
-	for i, c := range u.Channels {
-		names[i] = c.Name
+	var names []string
+	for _, c := range u.Channels {
+		names = append(names, c.Name)
+	}
+	if u.WebRTC != "" {
+		names = append(names, "PJSIP/"+u.WebRTC)
 	}
 	return strings.Join(names, "&")
 }
@@ -66,6 +76,8 @@ func (us Users) ByExten(exten string) (User, bool) {
 	return User{}, false
 }
 
+var endpointName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
 // Validate checks what Asterisk would reject later.
 func (us Users) Validate() error {
 	seen := map[string]bool{}
@@ -80,6 +92,19 @@ func (us Users) Validate() error {
 		for j, o := range us {
 			if j != i && u.Exten != "" && u.Exten == o.Login {
 				return fmt.Errorf("users[%d] (%s): exten %q is users[%d]'s login; give every login and exten its own value, so that no one reads as the other", i, u.Login, u.Exten, j)
+			}
+		}
+		if u.WebRTC != "" || u.WebRTCSecret != "" {
+			if !endpointName.MatchString(u.WebRTC) {
+				return fmt.Errorf("users[%d] (%s): webrtc %q is not a PJSIP endpoint name such as webrtc_101 (letters, digits, _ . -)", i, u.Login, u.WebRTC)
+			}
+			if len(u.WebRTCSecret) < 12 {
+				return fmt.Errorf("users[%d] (%s): webrtc_secret must be at least 12 characters; it is the endpoint's digest password", i, u.Login)
+			}
+			for j, o := range us[:i] {
+				if o.WebRTC == u.WebRTC {
+					return fmt.Errorf("users[%d] (%s): webrtc %q is users[%d]'s too; each softphone is one user's", i, u.Login, u.WebRTC, j)
+				}
 			}
 		}
 		keys := map[string]string{}

@@ -1,4 +1,5 @@
-// odoo-agi phone page. Plain script, no build step, no third-party code.
+// odoo-agi phone page. Plain script, no build step; the softphone is a
+// module of its own (softphone.js).
 "use strict";
 
 const csrf = () => document.querySelector('meta[name="csrf"]')?.content || "";
@@ -23,8 +24,44 @@ function odooLink(id) {
   return `${base}/web#id=${id}&model=res.partner&view_type=form`;
 }
 
-// call places a click-to-dial through the same API as every other client.
+// handOver asks the phone page's softphone, in this tab or another one, to
+// place the call, when the user chose "Ring here". It resolves false when
+// no registered softphone answers.
+function handOver(number, progress) {
+  if (window.odooSoftphone?.ringHere()) {
+    return window.odooSoftphone.call(number).then(() => true, (e) => {
+      progress.className = "progress bad";
+      progress.textContent = "The softphone could not call: " + e.message;
+      return true;
+    });
+  }
+  if (localStorage.getItem("odoo-agi-ring") !== "here" || !("BroadcastChannel" in window)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const ch = new BroadcastChannel("odoo-agi-softphone"), id = Math.random().toString(36).slice(2);
+    const done = (v) => { clearTimeout(timer); ch.close(); resolve(v); };
+    const timer = setTimeout(() => done(false), 700);
+    ch.onmessage = (ev) => {
+      if (ev.data?.id !== id) return;
+      if (ev.data.type === "pong") ch.postMessage({ type: "call", id, number });
+      if (ev.data.type === "calling") {
+        progress.className = "progress ok";
+        progress.textContent = "Calling from the softphone in your phone page's tab.";
+        done(true);
+      }
+      if (ev.data.type === "failed") {
+        progress.className = "progress bad";
+        progress.textContent = "The softphone could not call: " + ev.data.error;
+        done(true);
+      }
+    };
+    ch.postMessage({ type: "ping", id });
+  });
+}
+
+// call places a call: on the softphone when the user chose "Ring here",
+// else a click-to-dial through the same API as every other client.
 async function call(number, partnerID, progress) {
+  if (await handOver(number, progress)) return;
   progress.className = "progress wait";
   progress.textContent = "Ringing your phone…";
   try {
@@ -77,6 +114,10 @@ function phonePage() {
   });
 
   const live = $("live"), recent = $("recent"), cards = new Map();
+  recent.addEventListener("click", (ev) => {
+    const n = ev.target.closest("button[data-number]")?.dataset.number;
+    if (n) call(n, 0, $("progress"));
+  });
   const idle = () => { $("idle").hidden = cards.size > 0; };
 
   function render(card, ev) {
@@ -98,6 +139,7 @@ function phonePage() {
       el("span", { class: "num" }, ev.pretty), " ",
       el("time", {}, new Date(ev.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })));
     if (ev.partner_id) li.append(el("a", { href: odooLink(ev.partner_id), target: "_blank", rel: "noopener" }, "Open in Odoo"));
+    if (ev.number) li.append(" ", el("button", { class: "ghost small", type: "button", "data-number": ev.number }, "Call"));
     recent.prepend(li);
     while (recent.children.length > 20) recent.lastElementChild.remove();
   }

@@ -16,6 +16,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/internal/daemon"
 	"github.com/odoo-agi/odoo-agi/odoo/odootest"
+	"github.com/odoo-agi/odoo-agi/sipws/sipwstest"
 )
 
 // demoCall is one sample call: what the trunk sends.
@@ -93,6 +94,14 @@ func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) err
 	}
 	defer pbx.Stop()
 
+	// An Asterisk with WebRTC for john's softphone: it answers any number
+	// with a tone.
+	ast, err := sipwstest.Start(map[string]string{"webrtc_101": demoSoftphoneSecret})
+	if err != nil {
+		return fmt.Errorf("demo: start the WebRTC emulator: %w", err)
+	}
+	defer ast.Close()
+
 	c := daemon.DefaultConfig()
 	c.Path = "(demo)"
 	c.Debug = opt.debug
@@ -101,7 +110,8 @@ func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) err
 	defer os.Remove(c.Odoo.CacheFile)
 	c.AMI.Address, c.AMI.Secret = amiAddr, "demo-secret"
 	c.API.Listen = ""
-	c.Users = []daemon.UserConfig{{Login: "john", Exten: "101", Admin: true, Channels: []daemon.ChannelConfig{
+	c.WebRTC.AsteriskWS = ast.URL()
+	c.Users = []daemon.UserConfig{{Login: "john", Exten: "101", Admin: true, WebRTC: "webrtc_101", WebRTCSecret: demoSoftphoneSecret, Channels: []daemon.ChannelConfig{
 		{Name: "PJSIP/101", Originate: true, AutoAnswer: "yealink"},
 		{Name: "PJSIP/101b", Originate: true, AutoAnswer: "Call-Info: <sip:127.0.0.1>;answer-after=0"},
 	}}}
@@ -165,7 +175,8 @@ func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "\nServing FastAGI on %s until Ctrl-C. Point Asterisk at it:\n  same => n,AGI(agi://%s/incoming)\n", addr, addr)
 	fmt.Fprintf(stdout, "\nPhone page: http://%s/  (sign in as john, password demo)\nAn incoming call rings john every %v: watch its card there.\n", d.APIAddr(), opt.every)
-	go simulateCalls(ctx, d, pbx, opt.every)
+	fmt.Fprintf(stdout, "The page is a softphone too: call any number from it and the emulated Asterisk answers with a tone;\nevery other incoming call rings it, so you can answer in the browser.\n")
+	go simulateCalls(ctx, d, pbx, ast, opt.every)
 	if err := <-done; err != nil {
 		return err
 	}
@@ -176,7 +187,7 @@ func runDemo(ctx context.Context, opt demoOptions, stdout, stderr io.Writer) err
 // simulateCalls plays an incoming call to john every so often, as
 // Asterisk would: the FastAGI lookup, then the manager's DialBegin to his
 // phone, then DialEnd and Hangup a few seconds later, answered or missed.
-func simulateCalls(ctx context.Context, d *daemon.Daemon, pbx *amitest.Server, every time.Duration) {
+func simulateCalls(ctx context.Context, d *daemon.Daemon, pbx *amitest.Server, ast *sipwstest.Server, every time.Duration) {
 	callers := []string{"+3225551234", "0475 12 34 56", "3222345678", "0033 1 23 45 67 89"}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -197,10 +208,20 @@ func simulateCalls(ctx context.Context, d *daemon.Daemon, pbx *amitest.Server, e
 		phone := amitest.Chan{Name: "PJSIP/101-0000000" + fmt.Sprint(n%10), CallerIDNum: "101", CallerIDName: "John",
 			Context: "from-internal", Uniqueid: uid + "1", Linkedid: uid}
 		pbx.EmitDialBegin(trunk, phone, "101")
+		var soft *sipwstest.Call
+		if n%2 == 0 && ast.Registered("webrtc_101") {
+			name := d.Directory.Lookup(ctx, num).Partner.DisplayName
+			soft, _ = ast.Call(ctx, "webrtc_101", num, name)
+		}
 		status := []string{"ANSWER", "NOANSWER"}[n%2]
 		for _, step := range []func(){
 			func() { pbx.EmitDialEnd(trunk, phone, status) },
-			func() { pbx.EmitHangup(trunk, 16, "Normal Clearing") },
+			func() {
+				pbx.EmitHangup(trunk, 16, "Normal Clearing")
+				if soft != nil && soft.Snapshot().State == "up" {
+					soft.Hangup(ctx)
+				}
+			},
 		} {
 			select {
 			case <-ctx.Done():
@@ -211,6 +232,9 @@ func simulateCalls(ctx context.Context, d *daemon.Daemon, pbx *amitest.Server, e
 		}
 	}
 }
+
+// demoSoftphoneSecret is john's endpoint password in the demo.
+const demoSoftphoneSecret = "demo-softphone-secret"
 
 // demoReady waits for the first sync and the manager login.
 func demoReady(ctx context.Context, d *daemon.Daemon, done <-chan error) error {

@@ -31,6 +31,7 @@ Usage:
   odoo-agi serve [-config FILE]                run the FastAGI server, the API and the phone page
   odoo-agi demo [-listen ADDR] [-http ADDR]    run against an embedded Odoo emulator with sample calls
   odoo-agi check-config [-config FILE]         validate the config without connecting to anything
+  odoo-agi pjsip [-config FILE]                print the pjsip.conf endpoints of the users' softphones
   odoo-agi ping [-config FILE]                 check Odoo (login, rights) and Asterisk (AMI)
   odoo-agi lookup [-config FILE] NUMBER        look a number up as a call would
   odoo-agi call [-config FILE] LOGIN NUMBER    click-to-dial from the shell
@@ -47,6 +48,8 @@ var helps = map[string]struct{ args, what, example string }{
 		"odoo-agi serve -config /etc/odoo-agi/config.toml"},
 	"demo": {"[-listen ADDR] [-http ADDR] [-debug]", "Runs odoo-agi against an embedded Odoo 19 and Asterisk manager emulator, plays sample calls, and serves the phone page (sign in as john, password demo).",
 		"odoo-agi demo -http 127.0.0.1:48009"},
+	"pjsip": {"[-config FILE]", "Prints the pjsip.conf sections for every [[users]] entry with webrtc: the WebSocket transport, then each endpoint (webrtc = yes, rtp_timeout = 10), its auth and its AOR. The output holds the endpoints' passwords.",
+		"odoo-agi pjsip > /etc/asterisk/pjsip_odoo.conf"},
 	"check-config": {"[-config FILE]", "Reads and validates the config as serve would, without connecting to Odoo or Asterisk. Exits 0 when it is valid, 1 with file:line and the key when not.",
 		"odoo-agi check-config -config /etc/odoo-agi/config.toml"},
 	"ping": {"[-config FILE]", "Checks Odoo (login, the rights each feature needs) and the Asterisk manager. Exits 1 when a check fails.",
@@ -133,6 +136,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCall(ctx, args[1:], stdout, stderr)
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout, stderr)
+	case "pjsip":
+		err = cmdPJSIP(args[1:], stdout, stderr)
 	case "hash-password":
 		err = cmdHashPassword(args[1:], os.Stdin, stdout, stderr)
 	case "version", "-version", "--version":
@@ -277,6 +282,15 @@ func cmdCheckConfig(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", c.Path)
+	return nil
+}
+
+func cmdPJSIP(args []string, stdout, stderr io.Writer) error {
+	c, _, err := configFlag("pjsip", args, 0, stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, daemon.PJSIP(c))
 	return nil
 }
 

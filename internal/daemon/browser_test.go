@@ -60,9 +60,11 @@ func newPhoneWorld(t *testing.T) *phoneWorld {
 	return newPhoneWorldWeb(t, `odoo_url = "https://odoo.example.com"`)
 }
 
-// newPhoneWorldWeb is newPhoneWorld with these [web] keys.
-func newPhoneWorldWeb(t *testing.T, web string) *phoneWorld {
+// newPhoneWorldWeb is newPhoneWorld with these [web] keys; more, when
+// given, is tables to add and then keys for john's [[users]] entry.
+func newPhoneWorldWeb(t *testing.T, web string, more ...string) *phoneWorld {
 	t.Helper()
+	more = append(more, "", "")
 	o, odooURL := odootest.StartT(t)
 	o.AddUser("john", "John Seller")
 	o.SetPassword("john", "john-password")
@@ -87,15 +89,17 @@ secret = "secret"
 timeout = "5s"
 [web]
 %s
+%s
 [[users]]
 login = "john"
 exten = "101"
 admin = true
+%s
   [[users.channels]]
   name = "PJSIP/101"
   originate = true
   auto_answer = "yealink"
-`, odooURL, amiAddr, web))
+`, odooURL, amiAddr, web, more[0], more[1]))
 	c, err := LoadConfig(p)
 	if err != nil {
 		t.Fatal(err)
@@ -115,8 +119,8 @@ admin = true
 	return &phoneWorld{d: d, odoo: o, pbx: pbx, url: "http://" + apiLn.Addr().String(), acme: acme}
 }
 
-// browse starts a headless chromium for the test.
-func browse(t *testing.T) context.Context {
+// browse starts a headless chromium for the test, with these extra options.
+func browse(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
@@ -129,6 +133,7 @@ func browse(t *testing.T) context.Context {
 		chromedp.WindowSize(1200, 800),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelB(); cancelA() })

@@ -88,6 +88,9 @@ type Config struct {
 		Recheck        Duration `toml:"recheck"`
 		TrustedProxies []string `toml:"trusted_proxies"`
 	} `toml:"web"`
+	WebRTC struct {
+		AsteriskWS string `toml:"asterisk_ws"` // Asterisk's SIP WebSocket; "" = no softphone
+	} `toml:"webrtc"`
 	API struct {
 		Listen       string `toml:"listen"`
 		User         string `toml:"user"`
@@ -116,6 +119,10 @@ type UserConfig struct {
 	Exten    string          `toml:"exten"`
 	Admin    bool            `toml:"admin"` // sees the phone page's status view
 	Channels []ChannelConfig `toml:"channels"`
+	// WebRTC is the PJSIP endpoint of the user's softphone, and
+	// WebRTCSecret its digest password.
+	WebRTC       string `toml:"webrtc"`
+	WebRTCSecret string `toml:"webrtc_secret"`
 }
 
 // ChannelConfig is one [[users.channels]] entry.
@@ -387,6 +394,15 @@ func (c *Config) Validate() error {
 	if _, err := c.unknownPartner(); err != nil {
 		return err
 	}
+	if ws := c.WebRTC.AsteriskWS; ws != "" {
+		u, err := url.Parse(ws)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return fmt.Errorf("[webrtc] asterisk_ws = %q: want Asterisk's SIP WebSocket, e.g. ws://127.0.0.1:8088/ws", ws)
+		}
+		if !c.Web.Enabled {
+			return fmt.Errorf("[webrtc] asterisk_ws is set but [web] enabled = false: the softphone lives in the phone page")
+		}
+	}
 	if c.CallerID.MaxLength < 0 {
 		return fmt.Errorf("[callerid] max_length = %d: want 0 (no limit) or more", c.CallerID.MaxLength)
 	}
@@ -396,7 +412,7 @@ func (c *Config) Validate() error {
 func (c *Config) users() dialplan.Users {
 	var us dialplan.Users
 	for _, u := range c.Users {
-		du := dialplan.User{Login: u.Login, Exten: u.Exten, Admin: u.Admin}
+		du := dialplan.User{Login: u.Login, Exten: u.Exten, Admin: u.Admin, WebRTC: u.WebRTC, WebRTCSecret: u.WebRTCSecret}
 		for _, ch := range u.Channels {
 			ctx := ch.Context
 			if ctx == "" {
@@ -407,6 +423,15 @@ func (c *Config) users() dialplan.Users {
 		us = append(us, du)
 	}
 	return us
+}
+
+// sipDomain is the host of asterisk_ws, for the softphone's SIP URIs.
+func (c *Config) sipDomain() string {
+	u, err := url.Parse(c.WebRTC.AsteriskWS)
+	if err != nil || u.Hostname() == "" {
+		return "127.0.0.1"
+	}
+	return u.Hostname()
 }
 
 // unknownPartner reads [calllog] unknown_callers: "skip" or a partner id.

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/odoo-agi/odoo-agi/sipws"
 	"io"
 	"log/slog"
 	"net"
@@ -54,6 +55,7 @@ type Daemon struct {
 	Retry      *calllog.Spool // calls retried on their own
 	Deliverer  *calllog.Deliverer
 	Live       *dialplan.Live // the phone page's calls; nil when it is off
+	SIP        *sipws.Relay   // the softphone's signalling; nil without [webrtc]
 
 	version string
 	level   *slog.LevelVar
@@ -140,6 +142,12 @@ func (d *Daemon) openAPI(c *Config) error {
 			ConfirmDial: c.Web.ConfirmDial,
 			Recheck:     c.Web.Recheck.Duration,
 			Ping:        func(ctx context.Context) []api.Check { return Ping(ctx, d.Config()) },
+		}
+		if ws := c.WebRTC.AsteriskWS; ws != "" {
+			d.SIP = &sipws.Relay{Upstream: ws, Logger: d.Log}
+			d.api.Web.Softphone = d.SIP
+			d.api.Web.SIPDomain = c.sipDomain()
+			d.metrics.reg.MustRegister(sipCollector{d.SIP})
 		}
 	}
 	if c.API.TLSCert != "" {

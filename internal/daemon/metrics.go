@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"github.com/odoo-agi/odoo-agi/sipws"
 	"net/http"
 	"time"
 
@@ -169,4 +170,28 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// sipCollector reads the softphone relay's counters at scrape time.
+type sipCollector struct{ relay *sipws.Relay }
+
+var (
+	descSIPOpen     = prometheus.NewDesc("odoo_agi_sip_sockets", "Softphone WebSockets relayed to Asterisk now.", nil, nil)
+	descSIPMessages = prometheus.NewDesc("odoo_agi_sip_messages_total", "SIP messages relayed, both ways.", nil, nil)
+	descSIPRefused  = prometheus.NewDesc("odoo_agi_sip_refused_total", "Softphone sockets and SIP requests refused, by reason.", []string{"reason"}, nil)
+)
+
+func (c sipCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSIPOpen
+	ch <- descSIPMessages
+	ch <- descSIPRefused
+}
+
+func (c sipCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.relay.Stats()
+	ch <- prometheus.MustNewConstMetric(descSIPOpen, prometheus.GaugeValue, float64(st.Open))
+	ch <- prometheus.MustNewConstMetric(descSIPMessages, prometheus.CounterValue, float64(st.Messages))
+	for reason, n := range st.Refused {
+		ch <- prometheus.MustNewConstMetric(descSIPRefused, prometheus.CounterValue, float64(n), reason)
+	}
 }
