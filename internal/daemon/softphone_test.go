@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -162,12 +164,13 @@ func TestTheSoftphoneInABrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		do(t, ctx, "the page rings", chromedp.WaitVisible(chromedp.ID("sp-answer")))
+		do(t, ctx, "the page rings", chromedp.WaitVisible(chromedp.ID("sp-answer")), chromedp.WaitNotVisible(chromedp.ID("sp-hangup")))
 		if who := get(t, ctx, "read the card", chromedp.Text(chromedp.ID("sp-who"))); who != "ACME SA" {
 			t.Errorf("the card says %q", who)
 		}
 		until(t, ast, "180 Ringing", func() bool { return call.Snapshot().Rang })
-		do(t, ctx, "answer", chromedp.Click(chromedp.ID("sp-answer")), chromedp.WaitVisible(chromedp.ID("sp-hangup")))
+		do(t, ctx, "answer", chromedp.Click(chromedp.ID("sp-answer")), chromedp.WaitVisible(chromedp.ID("sp-hangup")),
+			chromedp.WaitNotVisible(chromedp.ID("sp-answer")), chromedp.WaitNotVisible(chromedp.ID("sp-decline")))
 		until(t, ast, "the call to be up", func() bool { return call.Snapshot().State == "up" })
 		audioFlows("call in")
 		if err := call.Hangup(context.Background()); err != nil {
@@ -245,4 +248,28 @@ func TestTheSIPSocketRefusesWhatIsNotTheSessionsOwn(t *testing.T) {
 			t.Errorf("/metrics has no %s", want)
 		}
 	}
+}
+
+// TestScreenshotOfTheSoftphone writes docs/softphone.png when asked: a call
+// from ACME SA answered in the page, its card beside it.
+func TestScreenshotOfTheSoftphone(t *testing.T) {
+	dir := os.Getenv("ODOO_AGI_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set ODOO_AGI_SCREENSHOTS to a folder to write the README's screenshots")
+	}
+	w, ast := softphoneWorld(t)
+	ctx := browseMedia(t)
+	signIn(t, ctx, w)
+	do(t, ctx, "registered", chromedp.WaitVisible(chromedp.CSS(`#softphone[data-state="registered"]`)))
+	trunk, phone := w.incoming(t, "1795836102.0")
+	w.pbx.EmitDialBegin(trunk, phone, "101")
+	if _, err := ast.Call(context.Background(), "webrtc_101", "+3225551234", "ACME SA"); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, "answer", chromedp.Click(chromedp.ID("sp-answer")), chromedp.WaitVisible(chromedp.ID("sp-hangup")),
+		chromedp.Click(chromedp.ID("sp-keys")))
+	w.pbx.EmitDialEnd(trunk, phone, "ANSWER")
+	do(t, ctx, "the card", chromedp.WaitVisible(chromedp.CSS(`article[data-call="1795836102.0"].answered`)), chromedp.EmulateViewport(1100, 760))
+	time.Sleep(300 * time.Millisecond) // the card's entrance animation
+	os.WriteFile(filepath.Join(dir, "softphone.png"), get(t, ctx, "screenshot", chromedp.CaptureScreenshot()), 0o644)
 }
