@@ -237,3 +237,11 @@ func TestOutgoingNamesTheCalledParty(t *testing.T) {
 		t.Errorf("an unknown number: ODOO_CONNECTED_NAME %q (set %v), CONNECTEDLINE %q", v, ok, res.Vars["CONNECTEDLINE(name,i)"])
 	}
 }
+
+func TestTheSalespersonRouteRingsTheSoftphoneToo(t *testing.T) {
+	w := newWorld(t, dialplan.Settings{Users: dialplan.Users{{Login: "john", Exten: "101", WebRTC: "webrtc_101", WebRTCSecret: "john-webrtc-secret",
+		Channels: []dialplan.Channel{{Name: "PJSIP/101"}}}}})
+	if got := w.call(t, "+3225551234", "TRUNK").Vars["ODOO_SALESPERSON_DIAL"]; got != "PJSIP/101&PJSIP/webrtc_101" {
+		t.Errorf("ODOO_SALESPERSON_DIAL = %q", got)
+	}
+}

@@ -6,6 +6,7 @@
 package sipws
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -47,6 +48,11 @@ type Relay struct {
 	// a second with bursts of 60, far above a softphone's needs.
 	PerSecond float64
 	Burst     int
+	// PingEvery is how often the relay pings the browser, so that a
+	// reverse proxy's idle timeout (nginx: 60 s) never cuts a registered
+	// softphone between its REGISTER refreshes; default 25 s. A socket
+	// that leaves a ping unanswered for PingTimeout (default 15 s) closes.
+	PingEvery, PingTimeout time.Duration
 
 	refused  [8]atomic.Int64
 	open     atomic.Int64
@@ -139,6 +145,7 @@ func (rl *Relay) Serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	done := make(chan error, 2)
 	go func() { done <- s.fromAsterisk(ctx) }()
 	go func() { done <- s.fromBrowser(ctx) }()
+	go s.keepAlive(ctx, stop)
 	err = <-done
 	stop()
 	// Closing the upstream socket is what makes Asterisk drop the contact
@@ -148,6 +155,26 @@ func (rl *Relay) Serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	<-done
 	if err != nil && !errors.Is(err, context.Canceled) && websocket.CloseStatus(err) == -1 {
 		rl.log().Debug("sipws: socket closed", "endpoint", endpoint, "err", err)
+	}
+}
+
+// keepAlive pings the browser; a socket that stops answering is closed.
+func (s *socket) keepAlive(ctx context.Context, stop func()) {
+	t := time.NewTicker(cmp.Or(s.relay.PingEvery, 25*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, cmp.Or(s.relay.PingTimeout, 15*time.Second))
+			err := s.browser.Ping(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				stop()
+				return
+			}
+		}
 	}
 }
 

@@ -176,3 +176,31 @@ func TestTheEmulatorRefusesAsAsteriskDoes(t *testing.T) {
 		t.Errorf("Asterisk checks no origin and challenges: %s", got)
 	}
 }
+
+func TestTheRelayPingsTheBrowserAndClosesADeadSocket(t *testing.T) {
+	w := newWorld(t)
+	w.relay.PingEvery, w.relay.PingTimeout = 20*time.Millisecond, 100*time.Millisecond
+	alive := dial(t, w.url, &websocket.DialOptions{Subprotocols: []string{"sip"}})
+	go func() { // a browser answers pings while it reads
+		for {
+			if _, _, err := alive.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	dead := dial(t, w.url, &websocket.DialOptions{Subprotocols: []string{"sip"}}) // never reads: no pong
+	_ = dead
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for w.relay.Stats().Open != 1 {
+		if ctx.Err() != nil {
+			t.Fatalf("the dead socket was not closed: %+v", w.relay.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The live one answered ten pings or more and is still relayed.
+	time.Sleep(10 * w.relay.PingEvery)
+	if st := w.relay.Stats(); st.Open != 1 {
+		t.Errorf("the answering socket was closed too: %+v", st)
+	}
+}
