@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/ami/amitest"
+	"github.com/odoo-agi/odoo-agi/internal/browsertest"
 	"github.com/odoo-agi/odoo-agi/internal/wait"
 	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
@@ -32,19 +32,6 @@ import (
 // against `serve` as the daemon wires it, with the Odoo and manager
 // emulators. Outside CI, a machine without chromium skips these tests;
 // in CI they must run (.ci/run installs chromium).
-
-func chromiumPath(t *testing.T) string {
-	for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed; .ci/run installs it with apt-get")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); the browser tests run in CI")
-	return ""
-}
 
 // phoneWorld is serve with the phone page, and what it talks to.
 type phoneWorld struct {
@@ -119,61 +106,20 @@ admin = true
 	return &phoneWorld{d: d, odoo: o, pbx: pbx, url: "http://" + apiLn.Addr().String(), acme: acme}
 }
 
-// browse starts a headless chromium for the test, with these extra options.
+// browse, do and get are browsertest's, under this file's names.
 func browse(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.WindowSize(1200, 800),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	opts = append(opts, extra...)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelB(); cancelA() })
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(cancelT)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return browsertest.Browse(t, extra...)
 }
 
-// screenshotOnFailure saves a screenshot of a failed step and logs its path.
-func screenshotOnFailure(t *testing.T, ctx context.Context, what string) {
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if png, err := chromedp.Run(sctx, chromedp.FullScreenshot(80)); err == nil {
-		path := filepath.Join(t.TempDir(), strings.ReplaceAll(what, " ", "-")+".png")
-		os.WriteFile(path, png, 0o644)
-		t.Logf("screenshot: %s", path)
-	}
-}
-
-// do runs steps, or fails the test with a screenshot.
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		screenshotOnFailure(t, ctx, what)
-		t.Fatalf("%s: %v", what, err)
-	}
+	browsertest.Do(t, ctx, what, steps...)
 }
 
-// get runs one action that returns a value, or fails the test.
 func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		screenshotOnFailure(t, ctx, what)
-		t.Fatalf("%s: %v", what, err)
-	}
-	return v
+	return browsertest.Get(t, ctx, what, a)
 }
 
 // recordNotifications wraps window.Notification in every page so that a

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/coder/websocket"
 
+	"github.com/odoo-agi/odoo-agi/internal/browsertest"
 	"github.com/odoo-agi/odoo-agi/sipws"
 	"github.com/odoo-agi/odoo-agi/sipws/sipwstest"
 )
@@ -38,15 +39,9 @@ func softphoneWorld(t *testing.T) (*phoneWorld, *sipwstest.Server) {
 	return w, ast
 }
 
-// browseMedia is a browser with a fake microphone that it may use without
-// a prompt, loopback ICE candidates (the machine may have no other
-// interface), and sound that plays without a click.
+// browseMedia is a browser with fake media (browsertest.Media).
 func browseMedia(t *testing.T) context.Context {
-	return browse(t,
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+	return browse(t, browsertest.Media...)
 }
 
 // until polls cond against the emulator's changes for up to 15 s.
