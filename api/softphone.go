@@ -29,18 +29,29 @@ func (s *Server) softphone(sess *session) (endpoint, secret string, ok bool) {
 	return u.WebRTC, u.WebRTCSecret, u.WebRTC != ""
 }
 
-// sipConfig hands the page its own user's endpoint and digest password.
-// It needs the session's CSRF token, so only the page's own script reads
-// it, and it is never cached.
-func (s *Server) sipConfig(w http.ResponseWriter, r *http.Request) {
+// scriptSession is the session of a request the page's own script made,
+// with the session's CSRF token; else it answers 401 or 403 and returns
+// nil. Its answers are never cached.
+func (s *Server) scriptSession(w http.ResponseWriter, r *http.Request) *session {
 	w.Header().Set("Cache-Control", "no-store")
 	sess := s.session(r)
 	if sess == nil {
 		fail(w, http.StatusUnauthorized, "sign in first")
-		return
+		return nil
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get(csrfHeader)), []byte(sess.csrf)) != 1 {
 		fail(w, http.StatusForbidden, "missing or wrong "+csrfHeader+": reload the page")
+		return nil
+	}
+	return sess
+}
+
+// sipConfig hands the page its own user's endpoint and digest password.
+// It needs the session's CSRF token, so only the page's own script reads
+// it, and it is never cached.
+func (s *Server) sipConfig(w http.ResponseWriter, r *http.Request) {
+	sess := s.scriptSession(w, r)
+	if sess == nil {
 		return
 	}
 	endpoint, secret, ok := s.softphone(sess)
@@ -100,14 +111,7 @@ func (s *Server) sip(w http.ResponseWriter, r *http.Request) {
 // dials: a phone number in the PBX's dial format (as click-to-dial dials
 // it), or an extension as typed.
 func (s *Server) sipDial(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	sess := s.session(r)
-	if sess == nil {
-		fail(w, http.StatusUnauthorized, "sign in first")
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get(csrfHeader)), []byte(sess.csrf)) != 1 {
-		fail(w, http.StatusForbidden, "missing or wrong "+csrfHeader+": reload the page")
+	if s.scriptSession(w, r) == nil {
 		return
 	}
 	raw := strings.TrimSpace(r.URL.Query().Get("number"))
