@@ -210,6 +210,7 @@ function wire() {
   });
   const mode = $("sp-mode");
   mode.value = store.get("ring", "here");
+  store.set("ring", mode.value); // tells a tel: link's tab that this browser has a softphone
   mode.addEventListener("change", () => store.set("ring", mode.value));
   $("sp-mic").addEventListener("change", (ev) => store.set("mic", ev.target.value));
   $("sp-speaker").addEventListener("change", (ev) => {

@@ -174,6 +174,34 @@ func TestTheSoftphoneInABrowser(t *testing.T) {
 		do(t, ctx, "the page ends the call", chromedp.WaitNotVisible(chromedp.ID("sp-call")))
 	})
 
+	t.Run("a tel: link opened in another tab calls through this tab's softphone", func(t *testing.T) {
+		tab, cancel := chromedp.NewContext(ctx)
+		defer cancel()
+		before := len(ast.Calls())
+		do(t, tab, "open the tel: link", chromedp.Navigate(w.url+"/dial?to=tel%3A%2B3225551234"),
+			chromedp.Click(chromedp.CSS("#call button")),
+			chromedp.WaitVisible(chromedp.CSS(`#progress.ok`)))
+		until(t, ast, "the call from the phone tab", func() bool { return len(ast.Calls()) == before+1 })
+		call := ast.Calls()[before]
+		if call.Number != "025551234" || len(w.pbx.Originates()) != 0 {
+			t.Errorf("the softphone dialed %q; %d Originates", call.Number, len(w.pbx.Originates()))
+		}
+		do(t, ctx, "hang up in the phone tab", chromedp.Click(chromedp.ID("sp-hangup")), chromedp.WaitNotVisible(chromedp.ID("sp-call")))
+	})
+
+	t.Run("ring my desk phone: the dial box places an AMI Originate instead", func(t *testing.T) {
+		before := len(ast.Calls())
+		do(t, ctx, "choose the desk phone", chromedp.SetValue(chromedp.ID("sp-mode"), "desk"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("sp-mode").dispatchEvent(new Event("change"))`),
+			chromedp.SetValue(chromedp.ID("number"), "0475123456"), chromedp.Click(chromedp.CSS("#dial button")),
+			chromedp.WaitVisible(chromedp.CSS(`#progress[data-status="answered"]`)))
+		if o := w.pbx.Originates(); len(o) != 1 || len(ast.Calls()) != before {
+			t.Errorf("%d Originates, %d softphone calls", len(o), len(ast.Calls())-before)
+		}
+		do(t, ctx, "back to ring here", chromedp.SetValue(chromedp.ID("sp-mode"), "here"),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("sp-mode").dispatchEvent(new Event("change"))`))
+	})
+
 	t.Run("signing out closes the socket and Asterisk drops the contact", func(t *testing.T) {
 		do(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`.bar form button`)), chromedp.WaitVisible(chromedp.ID("login")))
 		until(t, ast, "the contact to go", func() bool { return !ast.Registered("webrtc_101") })
