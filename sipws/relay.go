@@ -19,6 +19,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/odoo-agi/odoo-agi/internal/ratelog"
 	"golang.org/x/time/rate"
 )
 
@@ -54,6 +56,7 @@ type Relay struct {
 	// that leaves a ping unanswered for PingTimeout (default 15 s) closes.
 	PingEvery, PingTimeout time.Duration
 
+	limit    ratelog.Limiter // warnings a browser or an outage can repeat
 	refused  [8]atomic.Int64
 	open     atomic.Int64
 	messages atomic.Int64
@@ -113,7 +116,7 @@ func (rl *Relay) Serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	cancel()
 	if err != nil {
 		rl.refuse(ReasonUpstream)
-		rl.log().Warn("sipws: cannot reach Asterisk's WebSocket; the softphone stays offline", "upstream", rl.Upstream, "err", err)
+		rl.limit.Warn(rl.log(), "upstream", "sipws: cannot reach Asterisk's WebSocket; the softphone stays offline", "upstream", rl.Upstream, "err", err)
 		http.Error(w, "Asterisk's WebSocket does not answer", http.StatusBadGateway)
 		return
 	}
@@ -268,13 +271,13 @@ func (s *socket) fromBrowser(ctx context.Context) error {
 		msg, err := sip.ParseMessage(data)
 		if err != nil {
 			s.relay.refuse(ReasonUnparsable)
-			s.relay.log().Warn("sipws: dropped a frame from the browser that is not SIP", "endpoint", s.endpoint, "err", err)
+			s.relay.limit.Warn(s.relay.log(), "unparsable", "sipws: dropped a frame from the browser that is not SIP", "endpoint", s.endpoint, "err", err)
 			continue
 		}
 		if req, ok := msg.(*sip.Request); ok {
 			if reason := s.check(req); reason != "" {
 				s.relay.refuse(reason)
-				s.relay.log().Warn("sipws: refused a request from the browser", "endpoint", s.endpoint, "method", string(req.Method), "reason", reason)
+				s.relay.limit.Warn(s.relay.log(), reason, "sipws: refused a request from the browser", "endpoint", s.endpoint, "method", string(req.Method), "reason", reason)
 				if !req.IsAck() {
 					res := sip.NewResponseFromRequest(req, http.StatusForbidden, "Forbidden", nil)
 					if err := s.browser.Write(ctx, websocket.MessageText, []byte(res.String())); err != nil {

@@ -155,6 +155,11 @@ func TestReloadAppliesWhatItCanAndNamesWhatNeedsARestartUntilOne(t *testing.T) {
 	if d.Log.Enabled(ctx, slog.LevelDebug) {
 		t.Error("debug stayed on after a reload without it")
 	}
+	os.WriteFile(p, []byte(base+"[agi]\nlisten = \"127.0.0.1:4999\"\n[webrtc]\nasterisk_ws = \"ws://127.0.0.1:8088/ws\"\n"), 0o600)
+	d.ReloadFile()
+	if !strings.Contains(logs.String(), "[webrtc]") {
+		t.Errorf("turning the softphone on was not flagged as needing a restart:\n%s", logs)
+	}
 }
 
 func TestMetricsLabelOnlyRegisteredRoutes(t *testing.T) {

@@ -46,6 +46,7 @@ func restartSections(started, c *Config) []string {
 	}{
 		{"[agi]", oldAGI, newAGI}, {"[odoo]", started.Odoo, c.Odoo}, {"[pbx]", started.PBX, c.PBX},
 		{"[ami]", started.AMI, c.AMI}, {"[api]", started.API, c.API}, {"[calllog]", started.CallLog, c.CallLog}, {"[log]", started.Log, c.Log},
+		{"[web]", started.Web, c.Web}, {"[webrtc]", started.WebRTC, c.WebRTC},
 	} {
 		if !reflect.DeepEqual(k.old, k.new) {
 			out = append(out, k.name)
