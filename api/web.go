@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/odoo-agi/odoo-agi/contact"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
@@ -62,6 +63,8 @@ type Web struct {
 	// with a WebRTC endpoint; SIPDomain is the host in their SIP URIs.
 	Softphone *sipws.Relay
 	SIPDomain string
+	// Contacts, when set, offers Create contact on an unknown caller's card.
+	Contacts *contact.Maker
 }
 
 // Authenticator checks an Odoo login and password (or API key), where uid
@@ -260,6 +263,7 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sip", s.sip)
 	mux.HandleFunc("GET /sip/config", s.sipConfig)
 	mux.HandleFunc("GET /sip/dial", s.sipDial)
+	mux.Handle("POST /contacts", cop.Handler(http.HandlerFunc(s.createContact)))
 }
 
 var titles = map[string]string{"login.html": "Sign in", "phone.html": "Phone", "dial.html": "Call", "status.html": "Status", "denied.html": "Not allowed"}
@@ -288,7 +292,7 @@ func (s *Server) user(sess *session) dialplan.User {
 func (s *Server) pageData(sess *session) map[string]any {
 	u := s.user(sess)
 	return map[string]any{"Login": u.Login, "Name": cmp.Or(s.Web.Directory.UserName(u.Login), u.Login), "Exten": u.Exten,
-		"Admin": u.Admin, "CSRF": sess.csrf, "OdooURL": s.Web.OdooURL, "Softphone": s.Web.Softphone != nil && u.WebRTC != ""}
+		"Admin": u.Admin, "CSRF": sess.csrf, "OdooURL": s.Web.OdooURL, "Softphone": s.Web.Softphone != nil && u.WebRTC != "", "Contacts": s.Web.Contacts != nil}
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {

@@ -120,7 +120,40 @@ function phonePage() {
   });
   const idle = () => { $("idle").hidden = cards.size > 0; };
 
+  // created remembers the contacts made from a card, by call, so that the
+  // card's next states keep the name and the link.
+  const created = new Map();
+
+  function createContact(ev, card) {
+    const form = el("form", { class: "row wrap create" },
+      el("input", { name: "name", placeholder: "Name of the new contact", autocomplete: "off", "aria-label": "Name of the new contact" }),
+      el("button", { type: "submit" }, "Create contact"));
+    const status = el("p", { class: "small muted", role: "status" });
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      form.querySelector("button").disabled = true;
+      status.textContent = "Creating…";
+      try {
+        const r = await fetch("/contacts", {
+          method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+          body: JSON.stringify({ number: ev.number, name: form.elements.name.value.trim() }),
+        });
+        const out = await r.json().catch(() => ({}));
+        if (!r.ok) throw new Error(out.error || `refused (${r.status})`);
+        created.set(ev.call, out);
+        render(card, ev);
+      } catch (err) {
+        status.className = "small error";
+        status.textContent = err.message;
+        form.querySelector("button").disabled = false;
+      }
+    });
+    return el("div", {}, form, status);
+  }
+
   function render(card, ev) {
+    const made = created.get(ev.call);
+    if (made) ev = { ...ev, name: made.name, partner_id: made.id };
     card.className = "call " + ev.state;
     card.replaceChildren(...[
       el("div", { class: "name" }, ev.name || ev.pretty),
@@ -128,6 +161,7 @@ function phonePage() {
       ev.tags && ev.tags.length ? el("div", { class: "tags" }, ...ev.tags.map((t) => el("span", {}, t))) : null,
       el("div", { class: "row" }, el("span", { class: "state" }, labels[ev.state] || ev.state),
         ev.partner_id ? el("a", { href: odooLink(ev.partner_id), target: "_blank", rel: "noopener" }, "Open in Odoo") : null),
+      !ev.partner_id && ev.number && ev.direction === "in" && document.body.dataset.contacts === "true" ? createContact(ev, card) : null,
     ].filter(Boolean));
   }
 
@@ -167,7 +201,12 @@ function phonePage() {
     if (ev.state === "ringing") notifyRing(ev);
     if (["missed", "ended", "answered_elsewhere"].includes(ev.state)) {
       remember(ev);
-      setTimeout(() => { card.remove(); cards.delete(ev.call); idle(); }, 8000);
+      // A card leaves 8 s after its call, unless the user is naming a new contact on it.
+      const leave = () => {
+        if (card.contains(document.activeElement) || card.querySelector("form.create input")?.value) { setTimeout(leave, 8000); return; }
+        card.remove(); cards.delete(ev.call); idle();
+      };
+      setTimeout(leave, 8000);
     }
     idle();
   });

@@ -249,13 +249,19 @@ Promise.allSettled([
 // Asterisk runs it before dialing the phone, and returns the channels.
 func (w *phoneWorld) incoming(t *testing.T, uid string) (trunk, phone amitest.Chan) {
 	t.Helper()
+	return w.incomingFrom(t, uid, "025551234")
+}
+
+// incomingFrom is incoming from another number.
+func (w *phoneWorld) incomingFrom(t *testing.T, uid, number string) (trunk, phone amitest.Chan) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := (agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": "025551234", "uniqueid": uid,
+	if _, err := (agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": number, "uniqueid": uid,
 		"channel": "PJSIP/trunk-00000000"}}).Run(ctx, w.d.AGIAddr()); err != nil {
 		t.Fatal(err)
 	}
-	trunk = amitest.Chan{Name: "PJSIP/trunk-00000000", State: 4, CallerIDNum: "025551234", CallerIDName: "Carrier",
+	trunk = amitest.Chan{Name: "PJSIP/trunk-00000000", State: 4, CallerIDNum: number, CallerIDName: "Carrier",
 		Context: "from-trunk", Exten: "3220000000", Priority: 4, Uniqueid: uid, Linkedid: uid}
 	phone = amitest.Chan{Name: "PJSIP/101-00000001", CallerIDNum: "101", CallerIDName: "John", Context: "from-internal",
 		Uniqueid: uid + "1", Linkedid: uid}

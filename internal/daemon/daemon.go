@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/odoo-agi/odoo-agi/contact"
 	"github.com/odoo-agi/odoo-agi/sipws"
 	"io"
 	"log/slog"
@@ -142,6 +143,7 @@ func (d *Daemon) openAPI(c *Config) error {
 			ConfirmDial: c.Web.ConfirmDial,
 			Recheck:     c.Web.Recheck.Duration,
 			Ping:        func(ctx context.Context) []api.Check { return Ping(ctx, d.Config()) },
+			Contacts:    &contact.Maker{Odoo: d.Odoo, Index: d.Directory, Logger: d.Log},
 		}
 		if ws := c.WebRTC.AsteriskWS; ws != "" {
 			d.SIP = &sipws.Relay{Upstream: ws, Logger: d.Log}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"sort"
+	"strings"
 )
 
 // Message is one mail.message posted on a record's chatter.
@@ -70,6 +71,43 @@ func (s *Server) canWrite(uid, id int) error {
 	return nil
 }
 
+// partnerCreate is res.partner create(vals) as uid, which needs Contact
+// Creation: one dict gives an id, a list gives a list (JSON-2 sends a list).
+func (s *Server) partnerCreate(uid int, args []any) (any, error) {
+	if u := s.users[uid]; !u.Admin && (!u.ContactCreation || s.denyWrite) {
+		if s.version >= 19 {
+			return nil, errNoCreate19
+		}
+		return nil, errNoCreate
+	}
+	one, single := first(args).(map[string]any)
+	list, _ := first(args).([]any)
+	if single {
+		list = []any{one}
+	}
+	var ids []any
+	for _, v := range list {
+		vals, _ := v.(map[string]any)
+		name, _ := vals["name"].(string)
+		if strings.TrimSpace(name) == "" {
+			return nil, &Fault{2, "Contacts require a name"}
+		}
+		p := Partner{Name: name, Active: true, WriteDate: s.now()}
+		p.Phone, _ = vals["phone"].(string)
+		p.Mobile, _ = vals["mobile"].(string)
+		p.UserID, p.ParentID, p.CountryID = toInt(vals["user_id"]), toInt(vals["parent_id"]), toInt(vals["country_id"])
+		p.IsCompany, _ = vals["is_company"].(bool)
+		s.nextID++
+		p.ID = s.nextID
+		s.partners[p.ID] = &p
+		ids = append(ids, p.ID)
+	}
+	if single {
+		return ids[0], nil
+	}
+	return ids, nil
+}
+
 // SetUserEmail sets a user's email; message_post needs one on the author.
 func (s *Server) SetUserEmail(login, email string) {
 	s.updateUser(login, func(u *User) { u.Email = email })
@@ -125,6 +163,8 @@ var (
 	errNoRight = &Fault{4, "You are not allowed to modify 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Extra Rights/Contact Creation\n\t- Sales/User: Own Documents Only\n\nContact your administrator to request access if necessary."}
 	// Odoo 19 renamed the groups ("Contact / Creation").
 	errNoRight19  = &Fault{4, "You are not allowed to modify 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Contact/Creation\n\nContact your administrator to request access if necessary."}
+	errNoCreate   = &Fault{4, "You are not allowed to create 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Extra Rights/Contact Creation\n\t- Sales/User: Own Documents Only\n\nContact your administrator to request access if necessary."}
+	errNoCreate19 = &Fault{4, "You are not allowed to create 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Contact/Creation\n\nContact your administrator to request access if necessary."}
 	errNoActivity = &Fault{4, "Due to security restrictions, you are not allowed to create 'Activity' (mail.activity) records.\n\nContact your administrator to request access if necessary."}
 	errNoModel    = &Fault{2, "The operation cannot be completed:\n- Create/update: a mandatory field is not set.\n- Delete: another model requires the record being deleted. If possible, archive it instead.\n\nModel: Activity (mail.activity)\nField: Document Model (res_model_id)"}
 )

@@ -326,6 +326,17 @@ func (s *Server) Delete(id int) {
 	s.rendered = nil
 }
 
+// Partner returns a partner as the emulator holds it.
+func (s *Server) Partner(id int) (Partner, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.partners[id]
+	if !ok {
+		return Partner{}, false
+	}
+	return *p, true
+}
+
 // Calls reports how many execute_kw calls hit "model.method".
 func (s *Server) Calls(modelMethod string) int {
 	s.mu.Lock()

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/odoo-agi/odoo-agi/contact"
+	"github.com/odoo-agi/odoo-agi/odoo"
+)
+
+// createContact is the card's Create contact: POST /contacts with the
+// session's CSRF token and {"number": "+32…", "name": "…"}. The contact is
+// created as the system account, with the signed-in user as salesperson.
+func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
+	sess := s.scriptSession(w, r)
+	if sess == nil {
+		return
+	}
+	if s.Web.Contacts == nil {
+		fail(w, http.StatusNotFound, "creating contacts is off")
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		fail(w, http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
+		return
+	}
+	var req struct {
+		Number string `json:"number"`
+		Name   string `json:"name"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || len(req.Name) > 256 {
+		fail(w, http.StatusBadRequest, `the body must be {"number": "+3225551234", "name": "Jan Peeters"}`)
+		return
+	}
+	e164, err := s.Web.Normalizer.Caller(req.Number)
+	if err != nil {
+		fail(w, http.StatusUnprocessableEntity, contact.Hint(contact.ErrNotNumber))
+		return
+	}
+	u := s.user(sess)
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	res, err := s.Web.Contacts.Create(ctx, contact.Request{E164: e164, Name: req.Name, Login: u.Login,
+		UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)})
+	if err != nil {
+		s.Logger.Warn("web: could not create a contact", "by", u.Login, "err", err)
+		code := http.StatusBadGateway
+		switch {
+		case errors.Is(err, odoo.ErrAccess):
+			code = http.StatusForbidden
+		case errors.Is(err, odoo.ErrUnreachable):
+			code = http.StatusServiceUnavailable
+		}
+		fail(w, code, contact.Hint(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}

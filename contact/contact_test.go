@@ -1,0 +1,89 @@
+package contact_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/odoo-agi/odoo-agi/contact"
+	"github.com/odoo-agi/odoo-agi/lookup"
+	"github.com/odoo-agi/odoo-agi/odoo"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type world struct {
+	odoo  *odootest.Server
+	dir   *lookup.Directory
+	maker *contact.Maker
+	john  int
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	o, url := odootest.StartT(t)
+	john := o.AddUser("john", "John Seller")
+	o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
+	client := odoo.New(o.Config(url))
+	dir := lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet, UserLogins: []string{"john"}}, client)
+	if err := dir.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return &world{odoo: o, dir: dir, maker: &contact.Maker{Odoo: client, Index: dir, Logger: quiet}, john: john}
+}
+
+func TestCreateContactFromAnUnknownCaller(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if r := w.dir.Lookup(ctx, "+32475123456"); r.Status != lookup.NotFound {
+		t.Fatalf("before: %v", r.Status)
+	}
+	creates, reads := w.odoo.Calls("res.partner.create"), w.odoo.Calls("res.partner.search_read")
+	res, err := w.maker.Create(ctx, contact.Request{E164: "+32475123456", Name: "Jan Peeters", Login: "john", UserName: "John Seller"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One round trip makes the contact; the chatter line is the second.
+	if w.odoo.Calls("res.partner.create") != creates+1 || w.odoo.Calls("res.partner.search_read") != reads {
+		t.Errorf("one create and no read wanted: %d creates, %d reads", w.odoo.Calls("res.partner.create")-creates, w.odoo.Calls("res.partner.search_read")-reads)
+	}
+	p, ok := w.odoo.Partner(res.ID)
+	if !ok || p.Name != "Jan Peeters" || p.Phone != "+32475123456" || p.UserID != w.john {
+		t.Errorf("Odoo holds %+v (found %v), want Jan Peeters, +32475123456, salesperson john (%d)", p, ok, w.john)
+	}
+	if r := w.dir.Lookup(ctx, "0475 12 34 56"); r.Status != lookup.Found || r.Partner.ID != res.ID || r.Partner.SalespersonID != w.john {
+		t.Errorf("the next call: %v %+v", r.Status, r.Partner)
+	}
+	msgs := w.odoo.Messages()
+	if len(msgs) != 1 || msgs[0].ResID != res.ID || !strings.Contains(msgs[0].Body, "by John Seller (john)") {
+		t.Errorf("chatter: %+v", msgs)
+	}
+	// A refresh reads the record as Odoo stored it and keeps it found.
+	if err := w.dir.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := w.dir.Lookup(ctx, "+32475123456"); r.Status != lookup.Found || r.Partner.ID != res.ID {
+		t.Errorf("after a refresh: %v", r.Status)
+	}
+	// A second click finds it and creates nothing.
+	again, err := w.maker.Create(ctx, contact.Request{E164: "+32475123456", Name: "Jan", Login: "john"})
+	if err != nil || !again.Existing || again.ID != res.ID || w.odoo.Calls("res.partner.create") != creates+1 {
+		t.Errorf("the second click: %+v %v", again, err)
+	}
+}
+
+func TestCreateContactWithoutTheRightSaysWhich(t *testing.T) {
+	w := newWorld(t)
+	w.odoo.DenyPartnerWrite(true)
+	_, err := w.maker.Create(context.Background(), contact.Request{E164: "+32475123456", Login: "john"})
+	if !errors.Is(err, odoo.ErrAccess) || !strings.Contains(contact.Hint(err), "Contact Creation") {
+		t.Errorf("err %v, hint %q", err, contact.Hint(err))
+	}
+	if r := w.dir.Lookup(context.Background(), "+32475123456"); r.Status == lookup.Found {
+		t.Error("a refused contact was indexed")
+	}
+}

@@ -1,0 +1,68 @@
+package daemon
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/odoo-agi/odoo-agi/agi/agitest"
+)
+
+// TestCreateContactFromAnUnknownCallersCard: an unknown number rings john,
+// he names it on the card and clicks Create contact; Odoo holds the
+// partner with the E.164 number and john as salesperson, the card links to
+// it, and the next call from the number is FOUND.
+func TestCreateContactFromAnUnknownCallersCard(t *testing.T) {
+	w := newPhoneWorld(t)
+	ctx := browse(t)
+	signIn(t, ctx, w)
+	trunk, phone := w.incomingFrom(t, "1795836200.0", "0475 12 34 56")
+	w.pbx.EmitDialBegin(trunk, phone, "101")
+	card := `article[data-call="1795836200.0"]`
+	do(t, ctx, "name the caller and create the contact",
+		chromedp.WaitVisible(chromedp.CSS(card+" form.create input")),
+		chromedp.SendKeys(chromedp.CSS(card+" form.create input"), "Jan Peeters"),
+		chromedp.Click(chromedp.CSS(card+" form.create button")),
+		chromedp.WaitVisible(chromedp.CSS(card+` a[href*="model=res.partner"]`)))
+	href := get(t, ctx, "read the link", chromedp.AttributeValue(chromedp.CSS(card+` a[href*="model=res.partner"]`), "href")).Value
+	m := regexp.MustCompile(`^https://odoo\.example\.com/web#id=(\d+)&model=res\.partner&view_type=form$`).FindStringSubmatch(href)
+	if m == nil {
+		t.Fatalf("the card links to %q", href)
+	}
+	id, _ := strconv.Atoi(m[1])
+	p, ok := w.odoo.Partner(id)
+	if !ok || p.Name != "Jan Peeters" || p.Phone != "+32475123456" || p.UserID == 0 {
+		t.Fatalf("Odoo holds %+v (found %v)", p, ok)
+	}
+	if name := get(t, ctx, "read the card", chromedp.Text(chromedp.CSS(card+" .name"))); name != "Jan Peeters" {
+		t.Errorf("the card says %q", name)
+	}
+	msgs := w.odoo.Messages()
+	if len(msgs) == 0 || msgs[len(msgs)-1].ResID != id || !strings.Contains(msgs[len(msgs)-1].Body, "John Seller (john)") {
+		t.Errorf("no chatter line naming john: %+v", msgs)
+	}
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": "0475123456"}}.Run(cctx, w.d.AGIAddr())
+	if err != nil || res.Vars["ODOO_LOOKUP"] != "FOUND" || res.Vars["CALLERID(name)"] != "Jan Peeters" {
+		t.Errorf("the next call: %v %v", res.Vars, err)
+	}
+
+	t.Run("without Contact Creation, the card says which right is missing", func(t *testing.T) {
+		w.odoo.DenyPartnerWrite(true)
+		trunk, phone := w.incomingFrom(t, "1795836201.0", "0476 00 00 01")
+		w.pbx.EmitDialBegin(trunk, phone, "101")
+		card := `article[data-call="1795836201.0"]`
+		do(t, ctx, "try to create", chromedp.WaitVisible(chromedp.CSS(card+" form.create input")),
+			chromedp.Click(chromedp.CSS(card+" form.create button")),
+			chromedp.WaitVisible(chromedp.CSS(card+" .error")))
+		if msg := get(t, ctx, "read the error", chromedp.Text(chromedp.CSS(card+" .error"))); !strings.Contains(msg, "Contact Creation") {
+			t.Errorf("the card says %q", msg)
+		}
+	})
+}
