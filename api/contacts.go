@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/contact"
+	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
@@ -62,4 +63,21 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// suggest is the dial box's list as the user types: up to 8 partners and
+// numbers by a word of the name or the start of a number, from memory.
+func (s *Server) suggest(w http.ResponseWriter, r *http.Request) {
+	if s.scriptSession(w, r) == nil {
+		return
+	}
+	q := r.URL.Query().Get("q")
+	if len(q) > 100 {
+		q = q[:100]
+	}
+	out := s.Web.Directory.Suggest(r.Context(), q, 8)
+	if out == nil {
+		out = []lookup.Suggestion{}
+	}
+	writeJSON(w, http.StatusOK, out)
 }

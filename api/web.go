@@ -75,10 +75,12 @@ type Authenticator interface {
 	UserActive(ctx context.Context, login string) (bool, error)
 }
 
-// Directory finds partners by number; *lookup.Directory satisfies it.
+// Directory finds partners by number and suggests them by name;
+// *lookup.Directory satisfies it.
 type Directory interface {
 	Lookup(ctx context.Context, raw string) lookup.Result
 	UserName(login string) string
+	Suggest(ctx context.Context, q string, limit int) []lookup.Suggestion
 }
 
 // Check is one line of a ping.
@@ -264,6 +266,7 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sip/config", s.sipConfig)
 	mux.HandleFunc("GET /sip/dial", s.sipDial)
 	mux.Handle("POST /contacts", cop.Handler(http.HandlerFunc(s.createContact)))
+	mux.HandleFunc("GET /suggest", s.suggest)
 }
 
 var titles = map[string]string{"login.html": "Sign in", "phone.html": "Phone", "dial.html": "Call", "status.html": "Status", "denied.html": "Not allowed"}

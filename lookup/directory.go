@@ -74,6 +74,10 @@ type Config struct {
 	// LiveSearches caps the live searches in flight; 0 means 4. A miss
 	// past the cap gives up at once instead of queueing behind Odoo.
 	LiveSearches int
+	// SuggestEvery is the least time between two rebuilds of the dial
+	// box's suggestions after the index changed; 0 means 30s, <0 none.
+	// A rebuild takes 1–2.5 s of CPU at a million partners.
+	SuggestEvery time.Duration
 	Logger       *slog.Logger
 }
 
@@ -117,6 +121,8 @@ type Directory struct {
 	neg   *expirable.LRU[string, struct{}]   // numbers a live search did not find
 	found *expirable.LRU[string, []*partner] // numbers a live search found
 	slots chan struct{}                      // live searches in flight, bounded
+
+	names nameSearch // the dial box's suggestions
 
 	counts   [Unavailable + 1]atomic.Int64 // lookups by Status
 	gaveUp   atomic.Int64                  // live searches refused at the cap

@@ -85,10 +85,62 @@ async function call(number, partnerID, progress) {
   }
 }
 
+// suggestions turns the dial box into a combobox: contacts by name or the
+// start of a number, from odoo-agi's index, with arrow keys and Enter.
+function suggestions(input, list, pick) {
+  let items = [], active = -1, timer = 0, asked = "";
+  const close = () => { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; items = []; };
+  const mark = () => list.querySelectorAll("li").forEach((li, i) => li.setAttribute("aria-selected", String(i === active)));
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const q = input.value.trim();
+    if (q.length < 3) { close(); return; }
+    timer = setTimeout(async () => {
+      asked = q;
+      const r = await fetch("/suggest?q=" + encodeURIComponent(q), { headers: { "X-CSRF-Token": csrf() } }).catch(() => null);
+      const got = r && r.ok ? await r.json().catch(() => []) : [];
+      if (asked !== input.value.trim()) return; // typed on since
+      items = got;
+      active = -1;
+      list.replaceChildren(...items.map((s, i) => {
+        const li = el("li", { role: "option", id: "suggest-" + i, "aria-selected": "false" }, el("span", {}, s.name), el("span", { class: "num" }, s.pretty));
+        li.addEventListener("mousedown", (e) => { e.preventDefault(); pick(s); close(); });
+        return li;
+      }));
+      list.hidden = items.length === 0;
+      input.setAttribute("aria-expanded", String(items.length > 0));
+    }, 120);
+  });
+  input.addEventListener("keydown", (e) => {
+    if (list.hidden || !items.length) return;
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      active = (active + (e.key === "ArrowDown" ? 1 : -1) + items.length) % items.length;
+      mark();
+      input.setAttribute("aria-activedescendant", "suggest-" + active);
+    } else if (e.key === "Enter" && active >= 0) {
+      e.preventDefault();
+      pick(items[active]);
+      close();
+    } else if (e.key === "Escape") {
+      close();
+    }
+  });
+  input.addEventListener("blur", () => setTimeout(close, 150));
+}
+
 function phonePage() {
+  let picked = false; // the Enter that chose a suggestion must not also submit the form
+  $("number").addEventListener("keydown", () => { picked = false; }, { capture: true });
   $("dial").addEventListener("submit", (ev) => {
     ev.preventDefault();
+    if (picked) { picked = false; return; }
     call($("number").value.trim(), 0, $("progress"));
+  });
+  suggestions($("number"), $("suggest"), (s) => {
+    $("number").value = s.pretty;
+    picked = true;
+    call(s.e164, s.id, $("progress"));
   });
 
   const hint = $("hint");

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
+	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
 // TestCreateContactFromAnUnknownCallersCard: an unknown number rings john,
@@ -65,4 +67,29 @@ func TestCreateContactFromAnUnknownCallersCard(t *testing.T) {
 			t.Errorf("the card says %q", msg)
 		}
 	})
+}
+
+// TestTypingANameSuggestsContactsAndEnterCallsOne: "acme" in the dial box
+// lists ACME's people from the index; arrow down and Enter call the chosen
+// number.
+func TestTypingANameSuggestsContactsAndEnterCallsOne(t *testing.T) {
+	w := newPhoneWorld(t)
+	w.odoo.Upsert(odootest.Partner{Name: "Zoë Müller", ParentID: w.acme, Phone: "0475 12 34 56", CountryID: w.odoo.CountryID("BE")})
+	if err := w.d.Directory.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := browse(t)
+	signIn(t, ctx, w)
+	do(t, ctx, "type acme", chromedp.SendKeys(chromedp.ID("number"), "acme"),
+		chromedp.WaitVisible(chromedp.CSS(`#suggest li:nth-child(2)`)))
+	got := get(t, ctx, "read the list", chromedp.Evaluate[[]string](`[...document.querySelectorAll("#suggest li")].map(li => li.textContent)`))
+	want := []string{"ACME SA+32 2 555 12 34", "ACME SA, Zoë Müller+32 475 12 34 56"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("suggested %q, want %q", got, want)
+	}
+	do(t, ctx, "choose Zoë and press Enter", chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.ArrowDown), chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS(`#progress[data-status="answered"]`)))
+	if o := w.pbx.Originates(); len(o) != 1 || o[0].Var("ODOO_DIAL_NUMBER") != "0475123456" {
+		t.Errorf("Originates: %+v", o)
+	}
 }
