@@ -3,6 +3,7 @@ package dialplan
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type CallEvent struct {
 type Live struct {
 	Flows  *Flows
 	Logger *slog.Logger
+	// Store, when set, keeps each user's calls on disk, so that History
+	// survives a restart.
+	Store HistoryStore
 
 	once    sync.Once
 	lookups *expirable.LRU[string, incomingLookup]
@@ -57,6 +61,12 @@ type Live struct {
 	subs    map[string]map[chan CallEvent]struct{}
 	backlog map[string][]CallEvent // recent events per user, for resuming
 	history map[string][]CallEvent // the last calls per user, newest last
+}
+
+// HistoryStore keeps calls per user; *history.Store satisfies it.
+type HistoryStore interface {
+	Put(login string, at time.Time, id string, value []byte) error
+	Recent(login string, n int) ([][]byte, error)
 }
 
 type incomingLookup struct {
@@ -269,7 +279,16 @@ func (l *Live) publish(login string, ev CallEvent, final bool) {
 	}
 	l.backlog[login] = tail(append(l.backlog[login], ev), backlogLen)
 	if final {
-		l.history[login] = tail(append(l.history[login], ev), historyLen)
+		if l.Store != nil {
+			b, _ := json.Marshal(ev)
+			go func() {
+				if err := l.Store.Put(login, ev.At, ev.Call, b); err != nil {
+					l.Logger.Warn("live: could not keep a call in the history", "err", err)
+				}
+			}()
+		} else {
+			l.history[login] = tail(append(l.history[login], ev), historyLen)
+		}
 	}
 	for ch := range l.subs[login] {
 		select {
@@ -326,6 +345,20 @@ func (l *Live) Subscribe(login string, lastID int64) (missed []CallEvent, events
 // History returns login's last calls, newest first.
 func (l *Live) History(login string) []CallEvent {
 	l.init()
+	if l.Store != nil {
+		recs, err := l.Store.Recent(login, historyLen)
+		if err != nil {
+			l.Logger.Warn("live: could not read the history", "err", err)
+		}
+		out := make([]CallEvent, 0, len(recs))
+		for _, b := range recs {
+			var ev CallEvent
+			if json.Unmarshal(b, &ev) == nil {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h := l.history[login]

@@ -239,6 +239,13 @@ function phonePage() {
     n.onclick = () => { window.focus(); if (ev.partner_id) window.open(odooLink(ev.partner_id), "_blank", "noopener"); n.close(); };
   }
 
+  // Missed calls while the tab is in the background count in its title.
+  const title = document.title;
+  let missed = 0;
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) { missed = 0; document.title = title; }
+  });
+
   const es = new EventSource("/events");
   es.addEventListener("call", (msg) => {
     const ev = JSON.parse(msg.data);
@@ -251,6 +258,7 @@ function phonePage() {
     }
     render(card, ev);
     if (ev.state === "ringing") notifyRing(ev);
+    if (ev.state === "missed" && document.hidden) document.title = `(${++missed}) ${title}`;
     if (["missed", "ended", "answered_elsewhere"].includes(ev.state)) {
       remember(ev);
       // A card leaves 8 s after its call, unless the user is naming a new contact on it.

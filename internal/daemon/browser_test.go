@@ -35,11 +35,13 @@ import (
 
 // phoneWorld is serve with the phone page, and what it talks to.
 type phoneWorld struct {
-	d    *Daemon
-	odoo *odootest.Server
-	pbx  *amitest.Server
-	url  string // the phone page
-	acme int
+	d      *Daemon
+	odoo   *odootest.Server
+	pbx    *amitest.Server
+	url    string // the phone page
+	acme   int
+	config string // the config file
+	stop   func() // stops the daemon; the test's end does too
 }
 
 func newPhoneWorld(t *testing.T) *phoneWorld {
@@ -99,11 +101,13 @@ admin = true
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
 	wait.For(t, "the first sync and the manager login", 10*time.Second, func() bool {
 		return d.Directory.State().Loaded && d.AMI.State().Connected
 	})
-	return &phoneWorld{d: d, odoo: o, pbx: pbx, url: "http://" + apiLn.Addr().String(), acme: acme}
+	return &phoneWorld{d: d, odoo: o, pbx: pbx, url: "http://" + apiLn.Addr().String(), acme: acme, config: p, stop: stop}
 }
 
 // browse, do and get are browsertest's, under this file's names.

@@ -24,9 +24,15 @@ import (
 type Duration struct{ time.Duration }
 
 func (d *Duration) UnmarshalText(b []byte) error {
+	if days, ok := strings.CutSuffix(string(b), "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			d.Duration = time.Duration(n) * 24 * time.Hour
+			return nil
+		}
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("%q is not a duration such as \"200ms\" or \"30s\"", b)
+		return fmt.Errorf("%q is not a duration such as \"200ms\", \"30s\" or \"90d\"", b)
 	}
 	d.Duration = v
 	return nil
@@ -91,6 +97,10 @@ type Config struct {
 	WebRTC struct {
 		AsteriskWS string `toml:"asterisk_ws"` // Asterisk's SIP WebSocket; "" = no softphone
 	} `toml:"webrtc"`
+	History struct {
+		File string   `toml:"file"` // the users' calls on disk (bbolt); "" = in memory only
+		Keep Duration `toml:"keep"` // calls older than this go
+	} `toml:"history"`
 	API struct {
 		Listen       string `toml:"listen"`
 		User         string `toml:"user"`
@@ -167,6 +177,7 @@ func DefaultConfig() *Config {
 	c.API.Listen = "127.0.0.1:48008"
 	c.API.User = "odoo"
 	c.CallLog.SpoolDir = "/var/lib/odoo-agi/spool"
+	c.History.Keep.Duration = 90 * 24 * time.Hour
 	c.CallLog.MaxSpoolMB = 256
 	c.CallLog.MissedCallActivity = true
 	c.CallLog.ActivityUser = calllog.ActivitySalesperson
@@ -393,6 +404,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.unknownPartner(); err != nil {
 		return err
+	}
+	if c.History.Keep.Duration < 24*time.Hour {
+		return fmt.Errorf("[history] keep = %v: want at least a day, e.g. keep = \"90d\"", c.History.Keep.Duration)
 	}
 	if ws := c.WebRTC.AsteriskWS; ws != "" {
 		u, err := url.Parse(ws)

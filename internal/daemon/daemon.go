@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/odoo-agi/odoo-agi/contact"
+	"github.com/odoo-agi/odoo-agi/history"
 	"github.com/odoo-agi/odoo-agi/sipws"
 	"io"
 	"log/slog"
@@ -57,6 +58,7 @@ type Daemon struct {
 	Deliverer  *calllog.Deliverer
 	Live       *dialplan.Live // the phone page's calls; nil when it is off
 	SIP        *sipws.Relay   // the softphone's signalling; nil without [webrtc]
+	History    *history.Store // the users' calls on disk; nil without [history] file
 
 	version string
 	level   *slog.LevelVar
@@ -131,6 +133,14 @@ func (d *Daemon) openAPI(c *Config) error {
 		CallTimeout: func() time.Duration { return d.Flows.Settings().OriginateTimeout + 30*time.Second }}
 	if c.Web.Enabled {
 		d.Live = &dialplan.Live{Flows: d.Flows, Logger: d.Log}
+		if c.History.File != "" {
+			st, err := history.Open(c.History.File, history.Options{Keep: c.History.Keep.Duration, Logger: d.Log})
+			if err != nil {
+				return fmt.Errorf("[history] file: %w", err)
+			}
+			d.History = st
+			d.Live.Store = st
+		}
 		d.Flows.Live = d.Live
 		d.api.Web = &api.Web{
 			Users:       func() dialplan.Users { return d.Flows.Settings().Users },
@@ -262,6 +272,9 @@ func (d *Daemon) Close() {
 	}
 	if d.AMI != nil {
 		d.AMI.Close()
+	}
+	if d.History != nil {
+		d.History.Close()
 	}
 }
 
