@@ -14,9 +14,11 @@ import (
 	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
-// createContact is the card's Create contact: POST /contacts with the
-// session's CSRF token and {"number": "+32…", "name": "…"}. The contact is
-// created as the system account, with the signed-in user as salesperson.
+// createContact is the card's Create contact and Add to: POST /contacts
+// with the session's CSRF token and {"number": "+32…", "name": "…"}, and
+// "add_to": a partner id to put the number on that contact instead. Odoo
+// is written as the system account, with the signed-in user as
+// salesperson and named in the chatter.
 func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	sess := s.scriptSession(w, r)
 	if sess == nil {
@@ -33,11 +35,12 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Number string `json:"number"`
 		Name   string `json:"name"`
+		AddTo  int    `json:"add_to"` // an existing contact to take the number
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil || len(req.Name) > 256 {
-		fail(w, http.StatusBadRequest, `the body must be {"number": "+3225551234", "name": "Jan Peeters"}`)
+		fail(w, http.StatusBadRequest, `the body must be {"number": "+3225551234", "name": "Jan Peeters"}, with "add_to": a contact's id to add the number to it`)
 		return
 	}
 	e164, err := s.Web.Normalizer.Caller(req.Number)
@@ -48,8 +51,13 @@ func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
 	u := s.user(sess)
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
-	res, err := s.Web.Contacts.Create(ctx, contact.Request{E164: e164, Name: req.Name, Login: u.Login,
-		UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)})
+	cr := contact.Request{E164: e164, Name: req.Name, Login: u.Login, UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)}
+	var res contact.Result
+	if req.AddTo > 0 {
+		res, err = s.Web.Contacts.AddTo(ctx, req.AddTo, cr)
+	} else {
+		res, err = s.Web.Contacts.Create(ctx, cr)
+	}
 	if err != nil {
 		s.Logger.Warn("web: could not create a contact", "by", u.Login, "err", err)
 		code := http.StatusBadGateway

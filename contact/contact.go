@@ -26,7 +26,9 @@ type Odoo interface {
 type Index interface {
 	Lookup(ctx context.Context, raw string) lookup.Result
 	UserID(login string) (int, bool)
-	Created(id int, name, e164 string, salespersonID int)
+	Created(id int, name, display, e164 string, salespersonID int)
+	HasField(f string) bool
+	Refresh(ctx context.Context) error
 }
 
 // Maker creates contacts.
@@ -49,6 +51,9 @@ type Result struct {
 	ID       int    `json:"id"`
 	Name     string `json:"name"`
 	Existing bool   `json:"existing"` // the number was a contact already: nothing was created
+	// Beside is the contact whose numbers were all taken, so that this new
+	// one was made under its company instead.
+	Beside int `json:"beside,omitempty"`
 }
 
 // ErrNotNumber is a Request whose number is not E.164.
@@ -62,11 +67,20 @@ func (m *Maker) Create(ctx context.Context, req Request) (Result, error) {
 	if r := m.Index.Lookup(ctx, req.E164); r.Status == lookup.Found {
 		return Result{ID: r.Partner.ID, Name: r.Partner.DisplayName, Existing: true}, nil
 	}
+	return m.create(ctx, req, nil, "")
+}
+
+// create makes the contact with these extra values (a parent company,
+// named company).
+func (m *Maker) create(ctx context.Context, req Request, extra map[string]any, company string) (Result, error) {
 	name := strings.TrimSpace(req.Name)
 	if name == "" {
 		name = lookup.Pretty(req.E164)
 	}
 	vals := map[string]any{"name": name, "phone": req.E164}
+	for k, v := range extra {
+		vals[k] = v
+	}
 	seller, _ := m.Index.UserID(req.Login)
 	if seller != 0 {
 		vals["user_id"] = seller
@@ -79,14 +93,76 @@ func (m *Maker) Create(ctx context.Context, req Request) (Result, error) {
 	if !ok {
 		return Result{}, fmt.Errorf("contact: Odoo answered the create with %v, not an id: %w", v, odoo.ErrServer)
 	}
-	m.Index.Created(id, name, req.E164, seller)
-	note := fmt.Sprintf("Created from a call from %s by %s (%s), with odoo-agi.", lookup.Pretty(req.E164), req.UserName, req.Login)
-	if _, err := m.Odoo.Execute(ctx, "res.partner", "message_post", []any{[]any{id}},
-		map[string]any{"body": note, "message_type": "comment", "subtype_xmlid": "mail.mt_note"}); err != nil {
-		m.log().Warn("contact: created, but the chatter line naming the user failed", "partner", id, "err", err)
+	display := name
+	if company != "" {
+		display = company + ", " + name // as Odoo shows a company's contact
 	}
+	m.Index.Created(id, name, display, req.E164, seller)
+	m.note(ctx, id, fmt.Sprintf("Created from a call from %s by %s (%s), with odoo-agi.", lookup.Pretty(req.E164), req.UserName, req.Login))
 	m.log().Info("contact: created from a call", "partner", id, "by", req.Login)
 	return Result{ID: id, Name: name}, nil
+}
+
+// AddTo puts the caller's number on an existing contact: as its phone when
+// it has none, else (on Odoo 16) as its mobile when that is free. A
+// contact whose numbers are both taken keeps them: a new contact is made
+// under its company instead. Request.Name names that new contact.
+func (m *Maker) AddTo(ctx context.Context, partnerID int, req Request) (Result, error) {
+	if !strings.HasPrefix(req.E164, "+") || len(req.E164) < 4 {
+		return Result{}, ErrNotNumber
+	}
+	if r := m.Index.Lookup(ctx, req.E164); r.Status == lookup.Found {
+		return Result{ID: r.Partner.ID, Name: r.Partner.DisplayName, Existing: true}, nil
+	}
+	fields := []any{"display_name", "phone", "commercial_partner_id", "is_company"}
+	mobile := m.Index.HasField("mobile")
+	if mobile {
+		fields = append(fields, "mobile")
+	}
+	v, err := m.Odoo.Execute(ctx, "res.partner", "search_read", []any{[]any{[]any{"id", "=", partnerID}}},
+		map[string]any{"fields": fields, "limit": 1})
+	if err != nil {
+		return Result{}, fmt.Errorf("contact: read partner %d: %w", partnerID, err)
+	}
+	recs, _ := v.([]any)
+	if len(recs) != 1 {
+		return Result{}, fmt.Errorf("contact: partner %d is gone from Odoo: %w", partnerID, odoo.ErrUser)
+	}
+	rec, _ := recs[0].(map[string]any)
+	name := odoo.String(rec["display_name"])
+	field := ""
+	switch {
+	case odoo.String(rec["phone"]) == "":
+		field = "phone"
+	case mobile && odoo.String(rec["mobile"]) == "":
+		field = "mobile"
+	}
+	if field == "" {
+		// Both numbers taken: never overwrite one; a new contact goes under
+		// the company (a person on their own gets one beside them).
+		extra, companyName := map[string]any{}, ""
+		if company, cname := odoo.Many2one(rec["commercial_partner_id"]); company != 0 && (company != partnerID || odoo.Bool(rec["is_company"])) {
+			extra["parent_id"], companyName = company, cname
+		}
+		res, err := m.create(ctx, req, extra, companyName)
+		res.Beside = partnerID
+		return res, err
+	}
+	if _, err := m.Odoo.Execute(ctx, "res.partner", "write", []any{[]any{partnerID}, map[string]any{field: req.E164}}, nil); err != nil {
+		return Result{}, fmt.Errorf("contact: add %s to partner %d: %w", lookup.Pretty(req.E164), partnerID, err)
+	}
+	m.note(ctx, partnerID, fmt.Sprintf("%s added as %s from a call by %s (%s), with odoo-agi.", lookup.Pretty(req.E164), field, req.UserName, req.Login))
+	if err := m.Index.Refresh(ctx); err != nil {
+		m.log().Warn("contact: number added; the index takes it at the next refresh", "partner", partnerID, "err", err)
+	}
+	return Result{ID: partnerID, Name: name}, nil
+}
+
+func (m *Maker) note(ctx context.Context, id int, text string) {
+	if _, err := m.Odoo.Execute(ctx, "res.partner", "message_post", []any{[]any{id}},
+		map[string]any{"body": text, "message_type": "comment", "subtype_xmlid": "mail.mt_note"}); err != nil {
+		m.log().Warn("contact: done, but the chatter line naming the user failed", "partner", id, "err", err)
+	}
 }
 
 // createdID reads create's answer: an id over XML-RPC, a list of ids over

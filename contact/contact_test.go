@@ -21,19 +21,20 @@ type world struct {
 	dir   *lookup.Directory
 	maker *contact.Maker
 	john  int
+	acme  int
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	o, url := odootest.StartT(t)
 	john := o.AddUser("john", "John Seller")
-	o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
+	acme := o.Upsert(odootest.Partner{Name: "ACME SA", IsCompany: true, Phone: "02 555 12 34", CountryID: o.CountryID("BE")})
 	client := odoo.New(o.Config(url))
 	dir := lookup.NewDirectory(lookup.Config{Normalizer: lookup.Normalizer{Country: "BE"}, Logger: quiet, UserLogins: []string{"john"}}, client)
 	if err := dir.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return &world{odoo: o, dir: dir, maker: &contact.Maker{Odoo: client, Index: dir, Logger: quiet}, john: john}
+	return &world{odoo: o, dir: dir, maker: &contact.Maker{Odoo: client, Index: dir, Logger: quiet}, john: john, acme: acme}
 }
 
 func TestCreateContactFromAnUnknownCaller(t *testing.T) {
@@ -85,5 +86,62 @@ func TestCreateContactWithoutTheRightSaysWhich(t *testing.T) {
 	}
 	if r := w.dir.Lookup(context.Background(), "+32475123456"); r.Status == lookup.Found {
 		t.Error("a refused contact was indexed")
+	}
+}
+
+func TestAddToAnExistingContactNeverOverwritesANumber(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	be := w.odoo.CountryID("BE")
+	acme := w.acme
+	bare := w.odoo.Upsert(odootest.Partner{Name: "Piet Bare", ParentID: acme, CountryID: be})
+	phoned := w.odoo.Upsert(odootest.Partner{Name: "Zoë Phoned", ParentID: acme, Phone: "0475 00 00 01", CountryID: be})
+	full := w.odoo.Upsert(odootest.Partner{Name: "Full Numbers", ParentID: acme, Phone: "0475 00 00 02", Mobile: "0476 00 00 02", CountryID: be})
+	if err := w.dir.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	req := func(n string) contact.Request {
+		return contact.Request{E164: n, Name: "New Person", Login: "john", UserName: "John Seller"}
+	}
+
+	// No phone: the number becomes the phone.
+	if res, err := w.maker.AddTo(ctx, bare, req("+32475111111")); err != nil || res.ID != bare || res.Beside != 0 {
+		t.Fatalf("bare: %+v %v", res, err)
+	}
+	if p, _ := w.odoo.Partner(bare); p.Phone != "+32475111111" {
+		t.Errorf("bare's phone %q", p.Phone)
+	}
+	if r := w.dir.Lookup(ctx, "0475 11 11 11"); r.Status != lookup.Found || r.Partner.ID != bare {
+		t.Errorf("the next call: %v %+v", r.Status, r.Partner)
+	}
+
+	// A phone already: the mobile on 16; on 19 (no mobile) a new contact
+	// under ACME.
+	res, err := w.maker.AddTo(ctx, phoned, req("+32475222222"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := w.odoo.Partner(phoned)
+	if p.Phone != "0475 00 00 01" {
+		t.Errorf("phoned's stored phone was changed to %q", p.Phone)
+	}
+	if w.dir.HasField("mobile") {
+		if res.ID != phoned || p.Mobile != "+32475222222" {
+			t.Errorf("16: want the mobile set: %+v, partner %+v", res, p)
+		}
+	} else if res.Beside != phoned {
+		t.Errorf("19: want a new contact beside: %+v", res)
+	}
+
+	// Both taken: a new contact under ACME, and the numbers untouched.
+	res, err = w.maker.AddTo(ctx, full, req("+32475333333"))
+	if err != nil || res.Beside != full || res.ID == full {
+		t.Fatalf("full: %+v %v", res, err)
+	}
+	if p, _ := w.odoo.Partner(full); p.Phone != "0475 00 00 02" || p.Mobile != "0476 00 00 02" {
+		t.Errorf("full's numbers changed: %+v", p)
+	}
+	if n, _ := w.odoo.Partner(res.ID); n.ParentID != acme || n.Phone != "+32475333333" || n.Name != "New Person" {
+		t.Errorf("the new contact: %+v, want under ACME (%d)", n, acme)
 	}
 }

@@ -2,6 +2,8 @@ package lookup_test
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +45,9 @@ func TestSuggestionsByWordAndByNumber(t *testing.T) {
 		{"xyz", nil},
 		{"12", nil},
 	} {
+		if !d.HasField("mobile") { // Odoo 19 has no mobile: Zoë's second number is not there
+			tc.want = slices.DeleteFunc(tc.want, func(w string) bool { return strings.HasSuffix(w, "+32476998877") })
+		}
 		got := names(tc.q)
 		if len(got) != len(tc.want) {
 			t.Errorf("%q: %q, want %q", tc.q, got, tc.want)

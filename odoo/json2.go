@@ -50,6 +50,8 @@ func json2Args(model, method string, args []any, kwargs map[string]any) (map[str
 		body["vals_list"] = v
 	case "message_post":
 		body["ids"] = arg(0)
+	case "write":
+		body["ids"], body["vals"] = arg(0), arg(1)
 	default:
 		if len(args) > 0 {
 			return nil, fmt.Errorf("odoo: %s.%s takes named arguments over JSON-2; pass them as kwargs", model, method)

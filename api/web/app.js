@@ -89,6 +89,7 @@ async function call(number, partnerID, progress) {
 // start of a number, from odoo-agi's index, with arrow keys and Enter.
 function suggestions(input, list, pick) {
   let items = [], active = -1, timer = 0, asked = "";
+  const prefix = "opt-" + Math.random().toString(36).slice(2) + "-";
   const close = () => { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; items = []; };
   const mark = () => list.querySelectorAll("li").forEach((li, i) => li.setAttribute("aria-selected", String(i === active)));
   input.addEventListener("input", () => {
@@ -103,7 +104,7 @@ function suggestions(input, list, pick) {
       items = got;
       active = -1;
       list.replaceChildren(...items.map((s, i) => {
-        const li = el("li", { role: "option", id: "suggest-" + i, "aria-selected": "false" }, el("span", {}, s.name), el("span", { class: "num" }, s.pretty));
+        const li = el("li", { role: "option", id: prefix + i, "aria-selected": "false" }, el("span", {}, s.name), el("span", { class: "num" }, s.pretty));
         li.addEventListener("mousedown", (e) => { e.preventDefault(); pick(s); close(); });
         return li;
       }));
@@ -117,7 +118,7 @@ function suggestions(input, list, pick) {
       e.preventDefault();
       active = (active + (e.key === "ArrowDown" ? 1 : -1) + items.length) % items.length;
       mark();
-      input.setAttribute("aria-activedescendant", "suggest-" + active);
+      input.setAttribute("aria-activedescendant", prefix + active);
     } else if (e.key === "Enter" && active >= 0) {
       e.preventDefault();
       pick(items[active]);
@@ -181,14 +182,14 @@ function phonePage() {
       el("input", { name: "name", placeholder: "Name of the new contact", autocomplete: "off", "aria-label": "Name of the new contact" }),
       el("button", { type: "submit" }, "Create contact"));
     const status = el("p", { class: "small muted", role: "status" });
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
+    const send = async (addTo) => {
       form.querySelector("button").disabled = true;
-      status.textContent = "Creating…";
+      status.className = "small muted";
+      status.textContent = addTo ? "Adding the number…" : "Creating…";
       try {
         const r = await fetch("/contacts", {
           method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-          body: JSON.stringify({ number: ev.number, name: form.elements.name.value.trim() }),
+          body: JSON.stringify({ number: ev.number, name: form.elements.name.value.trim(), add_to: addTo || 0 }),
         });
         const out = await r.json().catch(() => ({}));
         if (!r.ok) throw new Error(out.error || `refused (${r.status})`);
@@ -199,8 +200,15 @@ function phonePage() {
         status.textContent = err.message;
         form.querySelector("button").disabled = false;
       }
-    });
-    return el("div", {}, form, status);
+    };
+    form.addEventListener("submit", (e) => { e.preventDefault(); send(0); });
+    // Or add the number to a contact found by name; one whose numbers are
+    // all taken gets a new contact under its company instead.
+    const find = el("input", { class: "add-to", placeholder: "or add to an existing contact…", autocomplete: "off", role: "combobox",
+      "aria-autocomplete": "list", "aria-expanded": "false", "aria-label": "Add the number to an existing contact" });
+    const list = el("ul", { class: "suggest", role: "listbox", hidden: "" });
+    suggestions(find, list, (s) => { find.value = s.name; send(s.id); });
+    return el("div", {}, form, el("label", { class: "suggest-box" }, find, list), status);
   }
 
   function render(card, ev) {

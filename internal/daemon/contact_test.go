@@ -55,6 +55,28 @@ func TestCreateContactFromAnUnknownCallersCard(t *testing.T) {
 		t.Errorf("the next call: %v %v", res.Vars, err)
 	}
 
+	t.Run("add the number to an existing contact found by name", func(t *testing.T) {
+		trunk, phone := w.incomingFrom(t, "1795836202.0", "0476 55 44 33")
+		w.pbx.EmitDialBegin(trunk, phone, "101")
+		card := `article[data-call="1795836202.0"]`
+		do(t, ctx, "find ACME and pick it",
+			chromedp.WaitVisible(chromedp.CSS(card+" input.add-to")),
+			chromedp.SendKeys(chromedp.CSS(card+" input.add-to"), "acme"),
+			chromedp.WaitVisible(chromedp.CSS(card+" .suggest li")),
+			chromedp.Click(chromedp.CSS(card+" .suggest li")),
+			chromedp.WaitVisible(chromedp.CSS(card+` a[href*="model=res.partner"]`)))
+		p, _ := w.odoo.Partner(w.acme)
+		if p.Phone != "02 555 12 34" {
+			t.Errorf("ACME's stored phone became %q", p.Phone)
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		res, err := agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": "0476554433"}}.Run(cctx, w.d.AGIAddr())
+		if err != nil || res.Vars["ODOO_LOOKUP"] != "FOUND" || !strings.HasPrefix(res.Vars["CALLERID(name)"], "ACME SA") {
+			t.Errorf("the next call: %v %v", res.Vars, err)
+		}
+	})
+
 	t.Run("without Contact Creation, the card says which right is missing", func(t *testing.T) {
 		w.odoo.DenyPartnerWrite(true)
 		trunk, phone := w.incomingFrom(t, "1795836201.0", "0476 00 00 01")

@@ -168,6 +168,8 @@ func json2Call(model, fn string, named map[string]any) (args []any, kwargs map[s
 		args = []any{cmpAny(take("fields_list"), take("fields"))}
 	case "message_post", "activity_schedule":
 		args = []any{ids}
+	case "write":
+		args = []any{ids, take("vals")}
 	}
 	for _, k := range allowed[fn] {
 		if v, ok := named[k]; ok {

@@ -100,12 +100,52 @@ func (s *Server) partnerCreate(uid int, args []any) (any, error) {
 		s.nextID++
 		p.ID = s.nextID
 		s.partners[p.ID] = &p
+		s.rendered = nil
 		ids = append(ids, p.ID)
 	}
 	if single {
 		return ids[0], nil
 	}
 	return ids, nil
+}
+
+// partnerWrite is res.partner write(ids, vals) as uid, for the fields a
+// contact form changes here: name, phone, mobile (gone on 19).
+func (s *Server) partnerWrite(uid int, args []any) (any, error) {
+	ids, _ := first(args).([]any)
+	var vals map[string]any
+	if len(args) > 1 {
+		vals, _ = args[1].(map[string]any)
+	}
+	for k := range vals {
+		if k == "mobile" && s.version >= 19 || k != "name" && k != "phone" && k != "mobile" {
+			return nil, &Fault{2, fmt.Sprintf("Invalid field '%s' on model 'res.partner'", k)}
+		}
+	}
+	for _, v := range ids {
+		id, _ := v.(int)
+		if err := s.canWrite(uid, id); err != nil {
+			return nil, err
+		}
+		p, ok := s.partners[id]
+		if !ok {
+			return nil, &Fault{2, fmt.Sprintf("Record does not exist or has been deleted.\n(Record: res.partner(%d,), User: %d)", id, uid)}
+		}
+		cp := *p
+		if v, ok := vals["name"].(string); ok {
+			cp.Name = v
+		}
+		if v, ok := vals["phone"].(string); ok {
+			cp.Phone = v
+		}
+		if v, ok := vals["mobile"].(string); ok {
+			cp.Mobile = v
+		}
+		cp.WriteDate = s.now()
+		s.partners[id] = &cp
+		s.rendered = nil
+	}
+	return true, nil
 }
 
 // SetUserEmail sets a user's email; message_post needs one on the author.

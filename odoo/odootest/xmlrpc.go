@@ -365,6 +365,8 @@ func (s *Server) dispatch(uid int, model, fn string, args []any, kwargs map[stri
 	switch {
 	case model == "res.partner" && fn == "create":
 		return s.partnerCreate(uid, args)
+	case model == "res.partner" && fn == "write":
+		return s.partnerWrite(uid, args)
 	case model == "res.partner" && fn == "message_post":
 		return s.messagePost(uid, args, kwargs)
 	case model == "res.partner" && fn == "activity_schedule":
