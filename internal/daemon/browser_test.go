@@ -292,11 +292,14 @@ func TestScreenshotsOfThePhonePage(t *testing.T) {
 	w.pbx.EmitHangup(trunk, 16, "Normal Clearing")
 	trunk, phone = w.incoming(t, "1795836101.0")
 	w.pbx.EmitDialBegin(trunk, phone, "101")
-	do(t, ctx, "the card", chromedp.WaitVisible(chromedp.CSS(`article[data-call="1795836101.0"]`)))
+	trunk, phone = w.incomingFrom(t, "1795836102.0", "0476 55 44 33")
+	w.pbx.EmitDialBegin(trunk, phone, "101")
+	do(t, ctx, "the cards", chromedp.WaitVisible(chromedp.CSS(`article[data-call="1795836101.0"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`article[data-call="1795836102.0"] form.create`)))
 	for _, size := range []struct {
 		name string
 		w, h int64
-	}{{"phone-page.png", 1100, 640}, {"phone-page-mobile.png", 390, 844}} {
+	}{{"phone-page.png", 1100, 720}, {"phone-page-mobile.png", 390, 844}} {
 		do(t, ctx, "resize", chromedp.EmulateViewport(size.w, size.h))
 		time.Sleep(200 * time.Millisecond)
 		os.WriteFile(filepath.Join(dir, size.name), get(t, ctx, "screenshot", chromedp.CaptureScreenshot()), 0o644)
