@@ -89,12 +89,21 @@ admin = true
   originate = true
   auto_answer = "yealink"
 `, odooURL, amiAddr, web, more[0], more[1]))
+	d, stop := serveConfigT(t, p, apiLn)
+	wait.For(t, "the manager login", 10*time.Second, func() bool { return d.AMI.State().Connected })
+	return &phoneWorld{d: d, odoo: o, pbx: pbx, url: "http://" + apiLn.Addr().String(), acme: acme, config: p, stop: stop}
+}
+
+// serveConfigT runs the daemon of config file p, the page on apiLn, until
+// stop is called or the test ends, and waits for its first sync.
+func serveConfigT(t *testing.T, p string, apiLn net.Listener) (d *Daemon, stop func()) {
+	t.Helper()
 	c, err := LoadConfig(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	agiLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	d, err := New(c, Options{Logs: &wait.Buffer{}, AGIListener: agiLn, APIListener: apiLn})
+	d, err = New(c, Options{Logs: &wait.Buffer{}, AGIListener: agiLn, APIListener: apiLn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +111,10 @@ admin = true
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
+	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
-	wait.For(t, "the first sync and the manager login", 10*time.Second, func() bool {
-		return d.Directory.State().Loaded && d.AMI.State().Connected
-	})
-	return &phoneWorld{d: d, odoo: o, pbx: pbx, url: "http://" + apiLn.Addr().String(), acme: acme, config: p, stop: stop}
+	wait.For(t, "the first sync", 10*time.Second, func() bool { return d.Directory.State().Loaded })
+	return d, stop
 }
 
 // browse, do and get are browsertest's, under this file's names.

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -32,21 +31,8 @@ func TestARestartKeepsTheRecentCalls(t *testing.T) {
 	})
 	w.stop()
 
-	c, err := LoadConfig(w.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agiLn, _ := net.Listen("tcp", "127.0.0.1:0")
 	apiLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	d, err := New(c, Options{Logs: &wait.Buffer{}, AGIListener: agiLn, APIListener: apiLn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	wait.For(t, "the restarted server's sync", 10*time.Second, func() bool { return d.Directory.State().Loaded })
+	serveConfigT(t, w.config, apiLn)
 
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}
