@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -60,6 +61,11 @@ type Server struct {
 	pageLimit Limiter // the page's sign-in: Odoo
 	limit     ratelog.Limiter
 	sessions  sessions
+	leads     struct {
+		mu sync.Mutex
+		at time.Time
+		ok bool
+	}
 }
 
 // HashPassword returns the bcrypt hash for [api] password_hash.

@@ -89,3 +89,65 @@ func (s *Server) suggest(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
+
+// createLead is the card's Create lead: POST /leads, as /contacts.
+func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
+	sess := s.scriptSession(w, r)
+	if sess == nil {
+		return
+	}
+	if s.Web.Contacts == nil {
+		fail(w, http.StatusNotFound, "creating leads is off")
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		fail(w, http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
+		return
+	}
+	var req struct {
+		Number string `json:"number"`
+		Name   string `json:"name"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || len(req.Name) > 256 {
+		fail(w, http.StatusBadRequest, `the body must be {"number": "+3225551234", "name": "Jan Peeters"}`)
+		return
+	}
+	e164, err := s.Web.Normalizer.Caller(req.Number)
+	if err != nil {
+		fail(w, http.StatusUnprocessableEntity, contact.Hint(contact.ErrNotNumber))
+		return
+	}
+	u := s.user(sess)
+	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
+	defer cancel()
+	res, err := s.Web.Contacts.Lead(ctx, contact.Request{E164: e164, Name: req.Name, Login: u.Login, UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)})
+	if err != nil {
+		s.Logger.Warn("web: could not create a lead", "by", u.Login, "err", err)
+		code, msg := http.StatusBadGateway, "Odoo refused the lead: "+err.Error()
+		if errors.Is(err, odoo.ErrAccess) {
+			code, msg = http.StatusForbidden, "odoo-agi's Odoo account may not create leads: ask your admin for Sales / User: Own Documents Only."
+		}
+		fail(w, code, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// leadsOn reports, from a check made at most every 5 minutes, whether the
+// page offers Create lead.
+func (s *Server) leadsOn(ctx context.Context) bool {
+	if s.Web.Contacts == nil {
+		return false
+	}
+	s.leads.mu.Lock()
+	defer s.leads.mu.Unlock()
+	if time.Since(s.leads.at) > 5*time.Minute {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s.leads.ok, _ = s.Web.Contacts.Leads(ctx)
+		cancel()
+		s.leads.at = time.Now()
+	}
+	return s.leads.ok
+}

@@ -267,6 +267,7 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sip/dial", s.sipDial)
 	mux.Handle("POST /contacts", cop.Handler(http.HandlerFunc(s.createContact)))
 	mux.HandleFunc("GET /suggest", s.suggest)
+	mux.Handle("POST /leads", cop.Handler(http.HandlerFunc(s.createLead)))
 }
 
 var titles = map[string]string{"login.html": "Sign in", "phone.html": "Phone", "dial.html": "Call", "status.html": "Status", "denied.html": "Not allowed"}
@@ -308,6 +309,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	if s.Web.Live != nil {
 		data["History"] = s.Web.Live.History(sess.login)
 	}
+	data["Leads"] = s.leadsOn(r.Context())
 	s.page(w, http.StatusOK, "phone.html", data)
 }
 

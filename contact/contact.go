@@ -6,6 +6,7 @@
 package contact
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -194,4 +195,58 @@ func Hint(err error) string {
 		return "This caller sent no phone number."
 	}
 	return "Odoo refused the contact: " + err.Error()
+}
+
+// Lead makes a crm.lead for the caller, with the user as salesperson when
+// the system account may set one (Sales / User: All Documents). With Own
+// Documents Only, Odoo refuses another user there, and the lead keeps no
+// salesperson rather than the system account (user_id false).
+func (m *Maker) Lead(ctx context.Context, req Request) (Result, error) {
+	if !strings.HasPrefix(req.E164, "+") || len(req.E164) < 4 {
+		return Result{}, ErrNotNumber
+	}
+	who := strings.TrimSpace(req.Name)
+	vals := map[string]any{"name": "Call from " + cmp.Or(who, lookup.Pretty(req.E164)), "phone": req.E164}
+	if who != "" {
+		vals["contact_name"] = who
+	}
+	seller, _ := m.Index.UserID(req.Login)
+	vals["user_id"] = false
+	if seller != 0 {
+		vals["user_id"] = seller
+	}
+	v, err := m.Odoo.Execute(ctx, "crm.lead", "create", []any{vals}, nil)
+	if errors.Is(err, odoo.ErrAccess) && seller != 0 {
+		vals["user_id"] = false // Own Documents Only: no salesperson rather than the system account
+		v, err = m.Odoo.Execute(ctx, "crm.lead", "create", []any{vals}, nil)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("contact: create a lead for %s: %w", lookup.Pretty(req.E164), err)
+	}
+	id, ok := createdID(v)
+	if !ok {
+		return Result{}, fmt.Errorf("contact: Odoo answered the lead's create with %v, not an id: %w", v, odoo.ErrServer)
+	}
+	if _, err := m.Odoo.Execute(ctx, "crm.lead", "message_post", []any{[]any{id}},
+		map[string]any{"body": fmt.Sprintf("Created from a call from %s by %s (%s), with odoo-agi.", lookup.Pretty(req.E164), req.UserName, req.Login),
+			"message_type": "comment", "subtype_xmlid": "mail.mt_note"}); err != nil {
+		m.log().Warn("contact: lead created, but the chatter line naming the user failed", "lead", id, "err", err)
+	}
+	return Result{ID: id, Name: vals["name"].(string)}, nil
+}
+
+// Leads reports whether the system account may create leads: Odoo has
+// the CRM app and the account a Sales group. The hint says what is
+// missing otherwise.
+func (m *Maker) Leads(ctx context.Context) (ok bool, hint string) {
+	_, err := m.Odoo.Execute(ctx, "crm.lead", "search_count", []any{[]any{}}, nil)
+	switch {
+	case err == nil:
+		return true, ""
+	case errors.Is(err, odoo.ErrAccess):
+		return false, "Create lead needs the system account in Sales / User: Own Documents Only (All Documents to make the user the lead's salesperson)"
+	case errors.Is(err, odoo.ErrUnreachable):
+		return false, "Odoo does not answer"
+	}
+	return false, "Odoo has no CRM app: Create lead is off"
 }

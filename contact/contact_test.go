@@ -145,3 +145,50 @@ func TestAddToAnExistingContactNeverOverwritesANumber(t *testing.T) {
 		t.Errorf("the new contact: %+v, want under ACME (%d)", n, acme)
 	}
 }
+
+func TestCreateLeadFollowsTheSystemAccountsSalesRights(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	req := contact.Request{E164: "+32475123456", Name: "Jan Peeters", Login: "john", UserName: "John Seller"}
+	if ok, hint := w.maker.Leads(ctx); ok || !strings.Contains(hint, "no CRM") {
+		t.Errorf("without CRM: %v %q", ok, hint)
+	}
+	w.odoo.SetCRM(true)
+	if ok, hint := w.maker.Leads(ctx); ok || !strings.Contains(hint, "Sales / User: Own Documents Only") {
+		t.Errorf("without a Sales group: %v %q", ok, hint)
+	}
+	if _, err := w.maker.Lead(ctx, req); !errors.Is(err, odoo.ErrAccess) {
+		t.Errorf("a lead without a Sales group: %v", err)
+	}
+
+	w.odoo.SetSales("asterisk1", odootest.SalesOwn)
+	if ok, _ := w.maker.Leads(ctx); !ok {
+		t.Fatal("Own Documents Only: no leads")
+	}
+	res, err := w.maker.Lead(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leads := w.odoo.Leads()
+	if len(leads) != 1 || leads[0].ID != res.ID || leads[0].UserID != 0 || leads[0].Phone != "+32475123456" ||
+		leads[0].ContactName != "Jan Peeters" || leads[0].Name != "Call from Jan Peeters" {
+		t.Errorf("Own Documents Only: %+v; want no salesperson rather than the system account", leads)
+	}
+
+	w.odoo.SetSales("asterisk1", odootest.SalesAll)
+	if _, err := w.maker.Lead(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if leads := w.odoo.Leads(); len(leads) != 2 || leads[1].UserID != w.john {
+		t.Errorf("All Documents: %+v; want john as salesperson", leads)
+	}
+	var notes int
+	for _, m := range w.odoo.Messages() {
+		if m.Model == "crm.lead" && strings.Contains(m.Body, "John Seller (john)") {
+			notes++
+		}
+	}
+	if notes != 2 {
+		t.Errorf("%d lead notes naming john, want 2", notes)
+	}
+}

@@ -202,6 +202,27 @@ function phonePage() {
       }
     };
     form.addEventListener("submit", (e) => { e.preventDefault(); send(0); });
+    if (document.body.dataset.leads === "true") {
+      const lead = el("button", { type: "button", class: "lead" }, "Create lead");
+      lead.addEventListener("click", async () => {
+        lead.disabled = true;
+        status.className = "small muted";
+        status.textContent = "Creating the lead…";
+        const r = await fetch("/leads", {
+          method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+          body: JSON.stringify({ number: ev.number, name: form.elements.name.value.trim() }),
+        }).catch((err) => ({ ok: false, json: async () => ({ error: err.message }) }));
+        const out = await r.json().catch(() => ({}));
+        status.className = r.ok ? "small ok" : "small error";
+        status.textContent = r.ok ? `Lead created: ${out.name}` : out.error || "refused";
+        if (r.ok && out.id) {
+          const base = (document.body.dataset.odoo || "").replace(/\/$/, "");
+          status.append(" ", el("a", { href: `${base}/web#id=${out.id}&model=crm.lead&view_type=form`, target: "_blank", rel: "noopener" }, "Open in Odoo"));
+        }
+        lead.disabled = r.ok;
+      });
+      form.append(lead);
+    }
     // Or add the number to a contact found by name; one whose numbers are
     // all taken gets a new contact under its company instead.
     const find = el("input", { class: "add-to", placeholder: "or add to an existing contact…", autocomplete: "off", role: "combobox",

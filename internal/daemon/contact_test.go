@@ -115,3 +115,38 @@ func TestTypingANameSuggestsContactsAndEnterCallsOne(t *testing.T) {
 		t.Errorf("Originates: %+v", o)
 	}
 }
+
+// TestCreateLeadOnlyWhereOdooHasCRM: the card offers Create lead when Odoo
+// has CRM and the system account a Sales group, and not otherwise.
+func TestCreateLeadOnlyWhereOdooHasCRM(t *testing.T) {
+	t.Run("with CRM and All Documents: a lead with john as salesperson", func(t *testing.T) {
+		w := newPhoneWorld(t)
+		w.odoo.SetCRM(true)
+		w.odoo.SetSales("asterisk1", odootest.SalesAll)
+		ctx := browse(t)
+		signIn(t, ctx, w)
+		trunk, phone := w.incomingFrom(t, "1795836400.0", "0476 10 20 30")
+		w.pbx.EmitDialBegin(trunk, phone, "101")
+		card := `article[data-call="1795836400.0"]`
+		do(t, ctx, "create the lead", chromedp.WaitVisible(chromedp.CSS(card+" button.lead")),
+			chromedp.SendKeys(chromedp.CSS(card+" form.create input"), "Jan Peeters"),
+			chromedp.Click(chromedp.CSS(card+" button.lead")),
+			chromedp.WaitVisible(chromedp.CSS(card+` a[href*="model=crm.lead"]`)))
+		leads := w.odoo.Leads()
+		if len(leads) != 1 || leads[0].Phone != "+32476102030" || leads[0].ContactName != "Jan Peeters" || leads[0].UserID == 0 {
+			t.Errorf("leads %+v", leads)
+		}
+	})
+	t.Run("without CRM: no button", func(t *testing.T) {
+		w := newPhoneWorld(t)
+		ctx := browse(t)
+		signIn(t, ctx, w)
+		trunk, phone := w.incomingFrom(t, "1795836401.0", "0476 10 20 31")
+		w.pbx.EmitDialBegin(trunk, phone, "101")
+		card := `article[data-call="1795836401.0"]`
+		do(t, ctx, "the card", chromedp.WaitVisible(chromedp.CSS(card+" form.create")))
+		if n := get(t, ctx, "count lead buttons", chromedp.Evaluate[int](`document.querySelectorAll("button.lead").length`)); n != 0 {
+			t.Errorf("%d Create lead buttons without CRM", n)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/api"
+	"github.com/odoo-agi/odoo-agi/contact"
 	"github.com/odoo-agi/odoo-agi/odoo"
 )
 
@@ -42,6 +43,11 @@ func Ping(ctx context.Context, c *Config) []api.Check {
 			out = append(out, api.Check{Name: "odoo read contacts", Detail: err.Error()})
 		} else {
 			out = append(out, api.Check{OK: true, Name: "odoo read contacts", Detail: fmt.Sprintf("%v active, %v", res, since(t0))})
+		}
+		if ok, hint := (&contact.Maker{Odoo: client}).Leads(ctx); ok {
+			out = append(out, api.Check{OK: true, Name: "odoo leads", Detail: "the phone page offers Create lead"})
+		} else {
+			out = append(out, api.Check{OK: true, Name: "warning", Detail: hint})
 		}
 	}
 	if c.Odoo.Password == "asterisk1" && c.Odoo.APIKey == "" {

@@ -47,6 +47,7 @@ type User struct {
 	Admin           bool
 	APIKey          string // "" until AddAPIKey
 	Archived        bool   // active = False: no login, hidden by active_test
+	Sales           string // SalesNone, SalesOwn or SalesAll
 }
 
 // Server is the emulator. Create it with New; the zero value is not usable.
@@ -55,6 +56,8 @@ type Server struct {
 
 	mu            sync.Mutex
 	partners      map[int]*Partner
+	crm           bool // the CRM app is installed
+	leads         []Lead
 	users         map[int]*User
 	countries     map[int]string // id → ISO code
 	categories    map[int]string // id → name
