@@ -271,8 +271,9 @@ function phonePage() {
   // Missed calls while the tab is in the background count in its title.
   const title = document.title;
   let missed = 0;
+  const icon = document.querySelector('link[rel="icon"]');
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) { missed = 0; document.title = title; }
+    if (!document.hidden) { missed = 0; document.title = title; icon.href = "/static/icon.svg"; }
   });
 
   const es = new EventSource("/events");
@@ -287,7 +288,10 @@ function phonePage() {
     }
     render(card, ev);
     if (ev.state === "ringing") notifyRing(ev);
-    if (ev.state === "missed" && document.hidden) document.title = `(${++missed}) ${title}`;
+    if (ev.state === "missed" && document.hidden) {
+      document.title = `(${++missed}) ${title}`;
+      icon.href = "/static/icon-missed.svg";
+    }
     if (["missed", "ended", "answered_elsewhere"].includes(ev.state)) {
       remember(ev);
       // A card leaves 8 s after its call, unless the user is naming a new contact on it.
