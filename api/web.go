@@ -36,9 +36,10 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	"odooLink": func(base string, id int) string {
 		return fmt.Sprintf("%s/web#id=%d&model=res.partner&view_type=form", strings.TrimRight(base, "/"), id)
 	},
-	"pretty": lookup.Pretty,
-	"keys":   func(s string) []string { return strings.Split(s, "") },
-	"time":   func(t time.Time) string { return t.Local().Format("15:04") },
+	"pretty":   lookup.Pretty,
+	"keys":     func(s string) []string { return strings.Split(s, "") },
+	"recorded": func(recorded map[string]bool, call string) bool { return recorded[call] },
+	"time":     func(t time.Time) string { return t.Local().Format("15:04") },
 }).ParseFS(webFiles, "web/*.html"))
 
 // Web configures the phone page.
@@ -65,6 +66,8 @@ type Web struct {
 	SIPDomain string
 	// Contacts, when set, offers Create contact on an unknown caller's card.
 	Contacts *contact.Maker
+	// Recordings is the folder of the calls' recordings; "" = none.
+	Recordings string
 }
 
 // Authenticator checks an Odoo login and password (or API key), where uid
@@ -267,6 +270,7 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sip/dial", s.sipDial)
 	mux.Handle("POST /contacts", cop.Handler(http.HandlerFunc(s.createContact)))
 	mux.HandleFunc("GET /suggest", s.suggest)
+	mux.HandleFunc("GET /recordings/{call}", s.recording)
 	mux.Handle("POST /leads", cop.Handler(http.HandlerFunc(s.createLead)))
 }
 
@@ -307,7 +311,12 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	}
 	data := s.pageData(sess)
 	if s.Web.Live != nil {
-		data["History"] = s.Web.Live.History(sess.login)
+		h := s.Web.Live.History(sess.login)
+		rec := map[string]bool{}
+		for _, ev := range h {
+			rec[ev.Call] = (ev.State == dialplan.Ended || ev.State == dialplan.AnsweredByYou) && s.recorded(ev.Call)
+		}
+		data["History"], data["Recorded"] = h, rec
 	}
 	data["Leads"] = s.leadsOn(r.Context())
 	s.page(w, http.StatusOK, "phone.html", data)

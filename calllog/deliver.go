@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"strings"
 	"sync"
@@ -42,6 +43,9 @@ type Config struct {
 	MinBackoff         time.Duration // default 1s
 	MaxBackoff         time.Duration // default 5m
 	Logger             *slog.Logger
+	// RecordingURL, when set, gives the address of a call's recording by
+	// its linkedid, or "" when it has none; the note then links to it.
+	RecordingURL func(linkedID string) string
 }
 
 // Deliverer posts spooled calls to Odoo: a note on the partner for each,
@@ -54,10 +58,11 @@ type Deliverer struct {
 	Directory Directory
 	Config    Config
 
-	mu         sync.Mutex
-	callTypeID int
-	userNames  map[int]string
-	inFlight   map[string]chan struct{} // uniqueids being posted
+	mu            sync.Mutex
+	noteSubtypeID int
+	callTypeID    int
+	userNames     map[int]string
+	inFlight      map[string]chan struct{} // uniqueids being posted
 
 	delivered, skipped, rejected, retried atomic.Int64
 	failures                              [len(causes)]atomic.Int64
@@ -125,9 +130,69 @@ func (d *Deliverer) note(ctx context.Context, r Record, p partnerInfo, marker st
 	if err != nil || n > 0 {
 		return err
 	}
+	text := d.noteText(ctx, r)
+	url := ""
+	if d.Config.RecordingURL != nil && r.LinkedID != "" && r.Answered() {
+		url = d.Config.RecordingURL(r.LinkedID)
+	}
+	if url != "" && d.json2(ctx) {
+		// Over JSON-2 (Odoo 19) message_post escapes HTML and shows a bare
+		// URL as text: a note with a link is a mail.message with an HTML
+		// body (ODOO-WIRE.md, "A link in a chatter note").
+		note, err := d.noteSubtype(ctx)
+		if err != nil {
+			return err
+		}
+		body := "<p>" + html.EscapeString(text) + ` <a href="` + html.EscapeString(url) + `">Recording</a> ` + html.EscapeString(marker) + "</p>"
+		_, err = d.Odoo.Execute(ctx, "mail.message", "create", []any{map[string]any{"model": "res.partner", "res_id": p.id,
+			"body": body, "message_type": "comment", "subtype_id": note}}, nil)
+		return err
+	}
+	if url != "" {
+		text += " Recording: " + url // Odoo 16 shows a bare URL as a link
+	}
 	_, err = d.Odoo.Execute(ctx, "res.partner", "message_post", []any{[]any{p.id}},
-		map[string]any{"body": d.noteText(ctx, r) + " " + marker, "message_type": "comment", "subtype_xmlid": "mail.mt_note"})
+		map[string]any{"body": text + " " + marker, "message_type": "comment", "subtype_xmlid": "mail.mt_note"})
 	return err
+}
+
+// json2 reports whether the client speaks JSON-2.
+func (d *Deliverer) json2(ctx context.Context) bool {
+	a, ok := d.Odoo.(interface {
+		API(context.Context) (string, error)
+	})
+	if !ok {
+		return false
+	}
+	api, err := a.API(ctx)
+	return err == nil && api == odoo.JSON2
+}
+
+// noteSubtype finds, once, the id of the Note subtype (mail.mt_note).
+func (d *Deliverer) noteSubtype(ctx context.Context) (int, error) {
+	d.mu.Lock()
+	id := d.noteSubtypeID
+	d.mu.Unlock()
+	if id != 0 {
+		return id, nil
+	}
+	res, err := d.Odoo.Execute(ctx, "mail.message.subtype", "search_read", []any{[]any{[]any{"name", "=", "Note"}, []any{"internal", "=", true}}},
+		map[string]any{"fields": []any{"name"}, "limit": 1})
+	if err != nil {
+		return 0, err
+	}
+	rows, _ := res.([]any)
+	if len(rows) == 1 {
+		m, _ := rows[0].(map[string]any)
+		id, _ = odoo.Int(m["id"])
+	}
+	if id == 0 {
+		return 0, fmt.Errorf("calllog: Odoo has no internal Note subtype (mail.mt_note): %w", odoo.ErrServer)
+	}
+	d.mu.Lock()
+	d.noteSubtypeID = id
+	d.mu.Unlock()
+	return id, nil
 }
 
 // stepError says which post failed: the note, or the missed-call activity.

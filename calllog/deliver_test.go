@@ -440,3 +440,46 @@ func TestALeastRightsAccountLogsEveryKindOfCall(t *testing.T) {
 	}
 
 }
+
+// TestANoteLinksTheRecording: on 16 over XML-RPC a bare URL in the note,
+// which Odoo shows as a link; on 19 over JSON-2 a mail.message with an
+// HTML link, since message_post escapes HTML there (ODOO-WIRE.md).
+func TestANoteLinksTheRecording(t *testing.T) {
+	w := newWorld(t)
+	const url = "https://phone.example.com/recordings/1700000000.1"
+	w.cfg.RecordingURL = func(id string) string {
+		if id == "1700000000.1" {
+			return url
+		}
+		return ""
+	}
+	d := w.deliverer()
+	r := call(1, true)
+	r.LinkedID = "1700000000.1"
+	ctx := context.Background()
+	for range 2 { // the second delivery finds the note and posts nothing
+		if err := d.Deliver(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := w.odoo.Messages()
+	if len(msgs) != 1 || msgs[0].Subtype != "mail.mt_note" || !strings.Contains(msgs[0].Body, "[odoo-agi call 1700000000.1]") {
+		t.Fatalf("notes: %+v", msgs)
+	}
+	want := "Recording: " + url
+	if odootest.TestAPI() == odoo.JSON2 {
+		want = `<a href="` + url + `">Recording</a>`
+	}
+	if !strings.Contains(msgs[0].Body, want) {
+		t.Errorf("the note %q has no %q", msgs[0].Body, want)
+	}
+	// A missed call has no recording to link.
+	m := call(2, false)
+	m.LinkedID = "1700000000.2"
+	if err := d.Deliver(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if last := w.odoo.Messages()[1]; strings.Contains(last.Body, "Recording") {
+		t.Errorf("a missed call's note links a recording: %q", last.Body)
+	}
+}

@@ -96,7 +96,7 @@ func stripComment(s string) string {
 func TestExtensionsSnippetIsWellFormed(t *testing.T) {
 	prios := parseExtensions(t, "../extensions_odoo.conf")
 	apps := map[string]bool{"Set": true, "NoOp": true, "AGI": true, "Return": true, "Gosub": true, "GotoIf": true, "Goto": true,
-		"Dial": true, "Hangup": true, "Busy": true, "Congestion": true, "SIPAddHeader": true, "Queue": true}
+		"Dial": true, "Hangup": true, "Busy": true, "Congestion": true, "SIPAddHeader": true, "Queue": true, "MixMonitor": true}
 	labels := map[string]bool{}
 	exts := map[string]bool{}
 	for _, p := range prios {

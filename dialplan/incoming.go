@@ -35,6 +35,9 @@ type Settings struct {
 	Deny []string
 	// PerUserPerMinute caps each user's click-to-dial calls; 0 is no cap.
 	PerUserPerMinute int
+	// RecordDir, when set, is ODOO_RECORD_DIR: the snippet's MixMonitor
+	// records answered calls there, as <linkedid>.wav.
+	RecordDir string
 }
 
 // Flows serves the call flows. Its settings can be swapped while serving.
@@ -154,13 +157,17 @@ func (f *Flows) IncomingVars(st *Settings, r lookup.Result, trunkName, raw strin
 			}
 		}
 	}
-	return append(vars,
+	vars = append(vars,
 		agi.Var{Name: "ODOO_PARTNER_ID", Value: id},
 		agi.Var{Name: "ODOO_PARTNER_NAME", Value: name},
 		agi.Var{Name: "ODOO_PARTNER_TAGS", Value: tags},
 		agi.Var{Name: "ODOO_SALESPERSON_EXTEN", Value: exten},
 		agi.Var{Name: "ODOO_SALESPERSON_DIAL", Value: dial},
 	)
+	if st.RecordDir != "" {
+		vars = append(vars, agi.Var{Name: "ODOO_RECORD_DIR", Value: st.RecordDir})
+	}
+	return vars
 }
 
 // Outgoing is agi://…/outgoing, for calls a user places: it looks up the
@@ -191,6 +198,9 @@ func (f *Flows) Outgoing(ctx context.Context, s *agi.Session) {
 	// a dialplan that overwrites it (FreePBX's "CID:<number>").
 	vars = append(vars, agi.Var{Name: "ODOO_PARTNER_ID", Value: id}, agi.Var{Name: "ODOO_PARTNER_NAME", Value: name},
 		agi.Var{Name: "ODOO_CONNECTED_NAME", Value: cid})
+	if st.RecordDir != "" {
+		vars = append(vars, agi.Var{Name: "ODOO_RECORD_DIR", Value: st.RecordDir})
+	}
 	if err := s.SetMany(ctx, vars); err != nil {
 		f.Logger.Warn("outgoing: could not set the callee variables; the call goes on", "channel", s.Env("channel"), "err", err)
 	}

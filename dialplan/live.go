@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,7 @@ type Live struct {
 type HistoryStore interface {
 	Put(login string, at time.Time, id string, value []byte) error
 	Recent(login string, n int) ([][]byte, error)
+	Find(login, id string) ([]byte, bool)
 }
 
 type incomingLookup struct {
@@ -340,6 +342,21 @@ func (l *Live) Subscribe(login string, lastID int64) (missed []CallEvent, events
 		defer l.mu.Unlock()
 		delete(l.subs[login], ch)
 	}
+}
+
+// WasOn reports whether login was on the call (answered it, or placed
+// it), from their history.
+func (l *Live) WasOn(login, call string) bool {
+	l.init()
+	on := func(ev CallEvent) bool { return ev.Call == call && (ev.State == Ended || ev.State == AnsweredByYou) }
+	if l.Store != nil {
+		b, ok := l.Store.Find(login, call)
+		var ev CallEvent
+		return ok && json.Unmarshal(b, &ev) == nil && on(ev)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.history[login], on)
 }
 
 // History returns login's last calls, newest first.

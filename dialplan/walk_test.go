@@ -204,14 +204,16 @@ func (m *dialplanModel) find(context, exten string) (string, bool) {
 
 // call is one channel walking the dialplan.
 type call struct {
-	t        *testing.T
-	m        *dialplanModel
-	vars     map[string]string
-	handlers []string // hangup handlers pushed
-	trace    []string // context/exten/priority reached
-	agi      func(c *call, script string, args []string)
-	dial     func(c *call, target string) string // DIALSTATUS
-	depth    int                                 // nested B() handlers
+	t          *testing.T
+	m          *dialplanModel
+	vars       map[string]string
+	handlers   []string // hangup handlers pushed
+	trace      []string // context/exten/priority reached
+	agi        func(c *call, script string, args []string)
+	dial       func(c *call, target string) string // DIALSTATUS
+	depth      int                                 // nested B() handlers
+	recordings []string                            // MixMonitor's arguments
+	recordDir  string                              // what odoo-agi sets as ODOO_RECORD_DIR
 }
 
 type frame struct {
@@ -306,6 +308,8 @@ func (c *call) run(context, exten string) string {
 		f.idx++
 		switch p.app {
 		case "NoOp", "Busy", "Congestion", "SIPAddHeader", "Queue":
+		case "MixMonitor":
+			c.recordings = append(c.recordings, args)
 		case "Set":
 			name, val, _ := strings.Cut(args, "=")
 			name = strings.TrimLeft(name, "_")
@@ -455,12 +459,14 @@ func odooAGI(known bool) func(c *call, script string, args []string) {
 	return func(c *call, script string, args []string) {
 		switch script {
 		case "incoming":
+			c.vars["ODOO_RECORD_DIR"] = c.recordDir
 			c.vars["ODOO_LOOKUP"], c.vars["ODOO_PARTNER_ID"], c.vars["ODOO_SALESPERSON_DIAL"] = "NOTFOUND", "", ""
 			if known {
 				c.vars["ODOO_LOOKUP"], c.vars["ODOO_PARTNER_ID"], c.vars["ODOO_SALESPERSON_DIAL"] = "FOUND", "42", "PJSIP/101"
 				c.vars["CALLERID(name)"] = "ACME SA"
 			}
 		case "outgoing":
+			c.vars["ODOO_RECORD_DIR"] = c.recordDir
 			c.vars["ODOO_PARTNER_ID"], c.vars["ODOO_CONNECTED_NAME"] = "", ""
 			if known {
 				c.vars["ODOO_PARTNER_ID"], c.vars["ODOO_CONNECTED_NAME"] = "42", "ACME SA"
@@ -621,4 +627,24 @@ func maps(m map[int]bool, k int) map[int]bool {
 		out[x] = true
 	}
 	return out
+}
+
+func TestRecordingsStartOnlyWhenOdooAgiSaysWhere(t *testing.T) {
+	m := loadDialplan(t, 17)
+	for _, dir := range []string{"", "/var/spool/asterisk/odoo"} {
+		c := newCall(t, m, true, noAnswer)
+		c.recordDir = dir
+		c.vars["CHANNEL(linkedid)"] = "1795836500.7"
+		c.run("from-trunk-odoo", "3220000000")
+		want := []string(nil)
+		if dir != "" {
+			want = []string{dir + "/1795836500.7.wav,b"}
+		}
+		if !slices.Equal(c.recordings, want) {
+			t.Errorf("dir %q: MixMonitor %q, want %q", dir, c.recordings, want)
+		}
+		if !c.reached("ext-group/600/1") {
+			t.Errorf("dir %q: the call did not go on: %v", dir, c.trace)
+		}
+	}
 }

@@ -140,3 +140,23 @@ func (s *Store) Sweep() error {
 		})
 	})
 }
+
+// Find returns login's call with this id, newest first if there are two.
+func (s *Store) Find(login, id string) ([]byte, bool) {
+	var out []byte
+	s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(login))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			if len(k) > 8 && string(k[8:]) == id {
+				out = bytes.Clone(v)
+				return nil
+			}
+		}
+		return nil
+	})
+	return out, out != nil
+}

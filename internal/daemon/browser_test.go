@@ -50,10 +50,11 @@ func newPhoneWorld(t *testing.T) *phoneWorld {
 }
 
 // newPhoneWorldWeb is newPhoneWorld with these [web] keys; more, when
-// given, is tables to add and then keys for john's [[users]] entry.
+// given, is tables to add, keys for john's [[users]] entry, then more
+// [[users]] entries.
 func newPhoneWorldWeb(t *testing.T, web string, more ...string) *phoneWorld {
 	t.Helper()
-	more = append(more, "", "")
+	more = append(more, "", "", "")
 	o, odooURL := odootest.StartT(t)
 	o.AddUser("john", "John Seller")
 	o.SetPassword("john", "john-password")
@@ -88,7 +89,8 @@ admin = true
   name = "PJSIP/101"
   originate = true
   auto_answer = "yealink"
-`, odooURL, amiAddr, web, more[0], more[1]))
+%s
+`, odooURL, amiAddr, web, more[0], more[1], more[2]))
 	d, stop := serveConfigT(t, p, apiLn)
 	wait.For(t, "the manager login", 10*time.Second, func() bool { return d.AMI.State().Connected })
 	return &phoneWorld{d: d, odoo: o, pbx: pbx, url: "http://" + apiLn.Addr().String(), acme: acme, config: p, stop: stop}

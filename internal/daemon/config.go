@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -93,10 +94,15 @@ type Config struct {
 		ConfirmDial    bool     `toml:"confirm_dial"`
 		Recheck        Duration `toml:"recheck"`
 		TrustedProxies []string `toml:"trusted_proxies"`
+		PublicURL      string   `toml:"public_url"` // where users reach this page, for links in Odoo
 	} `toml:"web"`
 	WebRTC struct {
 		AsteriskWS string `toml:"asterisk_ws"` // Asterisk's SIP WebSocket; "" = no softphone
 	} `toml:"webrtc"`
+	Recordings struct {
+		Dir  string   `toml:"dir"`  // where Asterisk's MixMonitor writes and odoo-agi reads; "" = no recording
+		Keep Duration `toml:"keep"` // recordings older than this are deleted
+	} `toml:"recordings"`
 	History struct {
 		File string   `toml:"file"` // the users' calls on disk (bbolt); "" = in memory only
 		Keep Duration `toml:"keep"` // calls older than this go
@@ -178,6 +184,7 @@ func DefaultConfig() *Config {
 	c.API.User = "odoo"
 	c.CallLog.SpoolDir = "/var/lib/odoo-agi/spool"
 	c.History.Keep.Duration = 90 * 24 * time.Hour
+	c.Recordings.Keep.Duration = 90 * 24 * time.Hour
 	c.CallLog.MaxSpoolMB = 256
 	c.CallLog.MissedCallActivity = true
 	c.CallLog.ActivityUser = calllog.ActivitySalesperson
@@ -405,6 +412,17 @@ func (c *Config) Validate() error {
 	if _, err := c.unknownPartner(); err != nil {
 		return err
 	}
+	if d := c.Recordings.Dir; d != "" && (!filepath.IsAbs(d) || strings.ContainsAny(d, ",()$\"{} \t")) {
+		return fmt.Errorf("[recordings] dir = %q: want an absolute path with no spaces, commas or brackets (the dialplan passes it to MixMonitor)", d)
+	}
+	if p := c.Web.PublicURL; p != "" {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("[web] public_url = %q: want the page's address as users reach it, e.g. https://phone.example.com", p)
+		}
+	}
+	if c.Recordings.Keep.Duration < 24*time.Hour {
+		return fmt.Errorf("[recordings] keep = %v: want at least a day, e.g. keep = \"90d\"", c.Recordings.Keep.Duration)
+	}
 	if c.History.Keep.Duration < 24*time.Hour {
 		return fmt.Errorf("[history] keep = %v: want at least a day, e.g. keep = \"90d\"", c.History.Keep.Duration)
 	}
@@ -474,5 +492,6 @@ func (c *Config) settings() dialplan.Settings {
 		OriginateTimeout: c.Originate.Timeout.Duration,
 		Deny:             c.Originate.Deny,
 		PerUserPerMinute: c.Originate.PerUserPerMinute,
+		RecordDir:        c.Recordings.Dir,
 	}
 }

@@ -154,6 +154,7 @@ func (d *Daemon) openAPI(c *Config) error {
 			Recheck:     c.Web.Recheck.Duration,
 			Ping:        func(ctx context.Context) []api.Check { return Ping(ctx, d.Config()) },
 			Contacts:    &contact.Maker{Odoo: d.Odoo, Index: d.Directory, Logger: d.Log},
+			Recordings:  c.Recordings.Dir,
 		}
 		if ws := c.WebRTC.AsteriskWS; ws != "" {
 			d.SIP = &sipws.Relay{Upstream: ws, Logger: d.Log}
@@ -203,6 +204,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	goRun := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 	goRun(func() { d.Directory.Run(ctx) })
+	if c := d.started; c.Recordings.Dir != "" {
+		goRun(func() { keepRecordings(ctx, d.Log, c.Recordings.Dir, c.Recordings.Keep.Duration) })
+	}
 	if d.AMI != nil {
 		goRun(func() { d.AMI.Run(ctx) })
 		if d.Live != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -85,8 +86,20 @@ func (c *Config) callLog(o calllog.Odoo, dir calllog.Directory, log *slog.Logger
 	unknown, _ := c.unknownPartner()
 	d = &calllog.Deliverer{Odoo: o, Directory: dir, Config: calllog.Config{
 		MissedCallActivity: c.CallLog.MissedCallActivity, ActivityUser: c.CallLog.ActivityUser,
-		UnknownPartnerID: unknown, Logger: log}}
+		UnknownPartnerID: unknown, Logger: log, RecordingURL: c.recordingURL}}
 	return sp, retry, d, nil
+}
+
+// recordingURL is the page's address of a call's recording, when [web]
+// public_url and [recordings] dir are set and the file is there.
+func (c *Config) recordingURL(linkedID string) string {
+	if c.Web.PublicURL == "" || c.Recordings.Dir == "" || strings.ContainsAny(linkedID, "/\\") {
+		return ""
+	}
+	if st, err := os.Stat(filepath.Join(c.Recordings.Dir, linkedID+".wav")); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	return strings.TrimRight(c.Web.PublicURL, "/") + "/recordings/" + url.PathEscape(linkedID)
 }
 
 // odooLinkBase is where users reach Odoo: [web] odoo_url, else [odoo] url

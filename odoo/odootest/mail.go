@@ -148,6 +148,48 @@ func (s *Server) partnerWrite(uid int, args []any) (any, error) {
 	return true, nil
 }
 
+// subtypeNoteID is mail.mt_note's id.
+const subtypeNoteID = 2
+
+// messageCreate is mail.message create(vals) as uid: the note a JSON-2
+// client posts when its body must stay HTML (ODOO-WIRE.md, "A link in a
+// chatter note"). It needs write access to the document.
+func (s *Server) messageCreate(uid int, args []any) (any, error) {
+	one, single := first(args).(map[string]any)
+	list, _ := first(args).([]any)
+	if single {
+		list = []any{one}
+	}
+	var ids []any
+	for _, v := range list {
+		vals, _ := v.(map[string]any)
+		model, _ := vals["model"].(string)
+		resID := toInt(vals["res_id"])
+		if model != "res.partner" {
+			return nil, &Fault{2, "odootest: mail.message create on " + model + " is not emulated"}
+		}
+		if err := s.canWrite(uid, resID); err != nil {
+			return nil, err
+		}
+		if _, ok := s.partners[resID]; !ok {
+			return nil, &Fault{2, fmt.Sprintf("Record does not exist or has been deleted.\n(Record: res.partner(%d,), User: %d)", resID, uid)}
+		}
+		body, _ := vals["body"].(string)
+		mt, _ := vals["message_type"].(string)
+		st := ""
+		if toInt(vals["subtype_id"]) == subtypeNoteID {
+			st = "mail.mt_note"
+		}
+		s.nextID++
+		s.messages = append(s.messages, Message{ID: s.nextID, Model: model, ResID: resID, Body: body, MessageType: mt, Subtype: st, AuthorUID: uid})
+		ids = append(ids, s.nextID)
+	}
+	if single {
+		return ids[0], nil
+	}
+	return ids, nil
+}
+
 // SetUserEmail sets a user's email; message_post needs one on the author.
 func (s *Server) SetUserEmail(login, email string) {
 	s.updateUser(login, func(u *User) { u.Email = email })
@@ -183,6 +225,9 @@ func (s *Server) mailRows(model string) (rows []record, fields []string, ok bool
 				"note": a.Note, "date_deadline": a.DateDeadline, "user_id": a.UserID})
 		}
 		return rows, []string{"id", "res_model_id", "res_model", "res_id", "activity_type_id", "summary", "note", "date_deadline", "user_id"}, true
+	case "mail.message.subtype":
+		rows = []record{{"id": 1, "name": "Discussions", "internal": false}, {"id": subtypeNoteID, "name": "Note", "internal": true}}
+		return rows, []string{"id", "name", "internal"}, true
 	case "mail.activity.type":
 		rows = []record{
 			{"id": 1, "name": "Email", "category": "default", "active": true},

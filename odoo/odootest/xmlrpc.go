@@ -363,6 +363,8 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 // dispatch runs one model method as uid, for either API. It runs under s.mu.
 func (s *Server) dispatch(uid int, model, fn string, args []any, kwargs map[string]any) (any, error) {
 	switch {
+	case model == "mail.message" && fn == "create":
+		return s.messageCreate(uid, args)
 	case model == "crm.lead":
 		return s.crmLead(uid, fn, args, kwargs)
 	case model == "res.partner" && fn == "create":
