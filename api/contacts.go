@@ -20,37 +20,14 @@ import (
 // is written as the system account, with the signed-in user as
 // salesperson and named in the chatter.
 func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
-	sess := s.scriptSession(w, r)
-	if sess == nil {
-		return
-	}
-	if s.Web.Contacts == nil {
-		fail(w, http.StatusNotFound, "creating contacts is off")
-		return
-	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		fail(w, http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
-		return
-	}
-	var req struct {
-		Number string `json:"number"`
-		Name   string `json:"name"`
-		AddTo  int    `json:"add_to"` // an existing contact to take the number
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || len(req.Name) > 256 {
-		fail(w, http.StatusBadRequest, `the body must be {"number": "+3225551234", "name": "Jan Peeters"}, with "add_to": a contact's id to add the number to it`)
-		return
-	}
-	e164, err := s.Web.Normalizer.Caller(req.Number)
-	if err != nil {
-		fail(w, http.StatusUnprocessableEntity, contact.Hint(contact.ErrNotNumber))
+	sess, req, e164, ok := s.callerAction(w, r)
+	if !ok {
 		return
 	}
 	u := s.user(sess)
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
+	var err error
 	cr := contact.Request{E164: e164, Name: req.Name, Login: u.Login, UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)}
 	var res contact.Result
 	if req.AddTo > 0 {
@@ -92,31 +69,8 @@ func (s *Server) suggest(w http.ResponseWriter, r *http.Request) {
 
 // createLead is the card's Create lead: POST /leads, as /contacts.
 func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
-	sess := s.scriptSession(w, r)
-	if sess == nil {
-		return
-	}
-	if s.Web.Contacts == nil {
-		fail(w, http.StatusNotFound, "creating leads is off")
-		return
-	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		fail(w, http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
-		return
-	}
-	var req struct {
-		Number string `json:"number"`
-		Name   string `json:"name"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || len(req.Name) > 256 {
-		fail(w, http.StatusBadRequest, `the body must be {"number": "+3225551234", "name": "Jan Peeters"}`)
-		return
-	}
-	e164, err := s.Web.Normalizer.Caller(req.Number)
-	if err != nil {
-		fail(w, http.StatusUnprocessableEntity, contact.Hint(contact.ErrNotNumber))
+	sess, req, e164, ok := s.callerAction(w, r)
+	if !ok {
 		return
 	}
 	u := s.user(sess)
@@ -133,6 +87,41 @@ func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// callerRequest is the body of a card's action on a caller.
+type callerRequest struct {
+	Number string `json:"number"`
+	Name   string `json:"name"`
+	AddTo  int    `json:"add_to,omitempty"` // /contacts: an existing contact to take the number
+}
+
+// callerAction reads a card's action: the page script's session, a JSON
+// callerRequest, and its number in E.164. It answers the error itself.
+func (s *Server) callerAction(w http.ResponseWriter, r *http.Request) (sess *session, req callerRequest, e164 string, ok bool) {
+	if sess = s.scriptSession(w, r); sess == nil {
+		return nil, req, "", false
+	}
+	if s.Web.Contacts == nil {
+		fail(w, http.StatusNotFound, "actions on callers are off")
+		return nil, req, "", false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		fail(w, http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
+		return nil, req, "", false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || len(req.Name) > 256 {
+		fail(w, http.StatusBadRequest, `the body must be {"number": "+3225551234", "name": "Jan Peeters"}, and for /contacts "add_to": a contact's id`)
+		return nil, req, "", false
+	}
+	e164, err := s.Web.Normalizer.Caller(req.Number)
+	if err != nil {
+		fail(w, http.StatusUnprocessableEntity, contact.Hint(contact.ErrNotNumber))
+		return nil, req, "", false
+	}
+	return sess, req, e164, true
 }
 
 // leadsOn reports, from a check made at most every 5 minutes, whether the

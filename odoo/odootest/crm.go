@@ -59,14 +59,9 @@ func (s *Server) crmLead(uid int, fn string, args []any, kw map[string]any) (any
 	case "search_count":
 		return len(s.leads), nil
 	case "create":
-		one, single := first(args).(map[string]any)
-		list, _ := first(args).([]any)
-		if single {
-			list = []any{one}
-		}
+		list, single := valsList(args)
 		var ids []any
-		for _, v := range list {
-			vals, _ := v.(map[string]any)
+		for _, vals := range list {
 			l := Lead{UserID: uid, CreateUID: uid} // user_id defaults to the creator
 			l.Name, _ = vals["name"].(string)
 			l.ContactName, _ = vals["contact_name"].(string)
@@ -88,10 +83,7 @@ func (s *Server) crmLead(uid int, fn string, args []any, kw map[string]any) (any
 			s.leads = append(s.leads, l)
 			ids = append(ids, l.ID)
 		}
-		if single {
-			return ids[0], nil
-		}
-		return ids, nil
+		return created(ids, single), nil
 	case "message_post":
 		ids, _ := first(args).([]any)
 		body, _ := kw["body"].(string)

@@ -80,14 +80,9 @@ func (s *Server) partnerCreate(uid int, args []any) (any, error) {
 		}
 		return nil, errNoCreate
 	}
-	one, single := first(args).(map[string]any)
-	list, _ := first(args).([]any)
-	if single {
-		list = []any{one}
-	}
+	list, single := valsList(args)
 	var ids []any
-	for _, v := range list {
-		vals, _ := v.(map[string]any)
+	for _, vals := range list {
 		name, _ := vals["name"].(string)
 		if strings.TrimSpace(name) == "" {
 			return nil, &Fault{2, "Contacts require a name"}
@@ -103,10 +98,7 @@ func (s *Server) partnerCreate(uid int, args []any) (any, error) {
 		s.rendered = nil
 		ids = append(ids, p.ID)
 	}
-	if single {
-		return ids[0], nil
-	}
-	return ids, nil
+	return created(ids, single), nil
 }
 
 // partnerWrite is res.partner write(ids, vals) as uid, for the fields a
@@ -148,6 +140,28 @@ func (s *Server) partnerWrite(uid int, args []any) (any, error) {
 	return true, nil
 }
 
+// valsList reads create's argument: one dict (XML-RPC), or a list of them
+// (JSON-2's vals_list); single says which, for the answer's shape.
+func valsList(args []any) (list []map[string]any, single bool) {
+	if one, ok := first(args).(map[string]any); ok {
+		return []map[string]any{one}, true
+	}
+	l, _ := first(args).([]any)
+	for _, v := range l {
+		m, _ := v.(map[string]any)
+		list = append(list, m)
+	}
+	return list, false
+}
+
+// created answers a create: an id for one dict, else the list of ids.
+func created(ids []any, single bool) any {
+	if single && len(ids) == 1 {
+		return ids[0]
+	}
+	return ids
+}
+
 // subtypeNoteID is mail.mt_note's id.
 const subtypeNoteID = 2
 
@@ -155,14 +169,9 @@ const subtypeNoteID = 2
 // client posts when its body must stay HTML (ODOO-WIRE.md, "A link in a
 // chatter note"). It needs write access to the document.
 func (s *Server) messageCreate(uid int, args []any) (any, error) {
-	one, single := first(args).(map[string]any)
-	list, _ := first(args).([]any)
-	if single {
-		list = []any{one}
-	}
+	list, single := valsList(args)
 	var ids []any
-	for _, v := range list {
-		vals, _ := v.(map[string]any)
+	for _, vals := range list {
 		model, _ := vals["model"].(string)
 		resID := toInt(vals["res_id"])
 		if model != "res.partner" {
@@ -184,10 +193,7 @@ func (s *Server) messageCreate(uid int, args []any) (any, error) {
 		s.messages = append(s.messages, Message{ID: s.nextID, Model: model, ResID: resID, Body: body, MessageType: mt, Subtype: st, AuthorUID: uid})
 		ids = append(ids, s.nextID)
 	}
-	if single {
-		return ids[0], nil
-	}
-	return ids, nil
+	return created(ids, single), nil
 }
 
 // SetUserEmail sets a user's email; message_post needs one on the author.
