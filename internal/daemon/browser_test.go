@@ -52,7 +52,7 @@ func newPhoneWorld(t *testing.T) *phoneWorld {
 // newPhoneWorldWeb is newPhoneWorld with these [web] keys; more, when
 // given, is tables to add, keys for john's [[users]] entry, then more
 // [[users]] entries.
-func newPhoneWorldWeb(t *testing.T, web string, more ...string) *phoneWorld {
+func newPhoneWorldWeb(t testing.TB, web string, more ...string) *phoneWorld {
 	t.Helper()
 	more = append(more, "", "", "")
 	o, odooURL := odootest.StartT(t)
@@ -98,7 +98,7 @@ admin = true
 
 // serveConfigT runs the daemon of config file p, the page on apiLn, until
 // stop is called or the test ends, and waits for its first sync.
-func serveConfigT(t *testing.T, p string, apiLn net.Listener) (d *Daemon, stop func()) {
+func serveConfigT(t testing.TB, p string, apiLn net.Listener) (d *Daemon, stop func()) {
 	t.Helper()
 	c, err := LoadConfig(p)
 	if err != nil {

@@ -22,7 +22,7 @@ import (
 	"github.com/odoo-agi/odoo-agi/odoo/odootest"
 )
 
-func writeConfig(t *testing.T, body string) string {
+func writeConfig(t testing.TB, body string) string {
 	t.Helper()
 	return wait.File(t, "config.toml", body)
 }
