@@ -71,6 +71,11 @@ func (s *Server) canWrite(uid, id int) error {
 	return nil
 }
 
+// partnerCreateFields are the fields a create here may set (mobile is
+// gone on 19).
+var partnerCreateFields = map[string]bool{"name": true, "phone": true, "mobile": true, "user_id": true, "parent_id": true,
+	"country_id": true, "is_company": true}
+
 // partnerCreate is res.partner create(vals) as uid, which needs Contact
 // Creation: one dict gives an id, a list gives a list (JSON-2 sends a list).
 func (s *Server) partnerCreate(uid int, args []any) (any, error) {
@@ -83,6 +88,11 @@ func (s *Server) partnerCreate(uid int, args []any) (any, error) {
 	list, single := valsList(args)
 	var ids []any
 	for _, vals := range list {
+		for k := range vals {
+			if k == "mobile" && s.version >= 19 || !partnerCreateFields[k] {
+				return nil, &Fault{2, fmt.Sprintf("Invalid field '%s' on model 'res.partner'", k)}
+			}
+		}
 		name, _ := vals["name"].(string)
 		if strings.TrimSpace(name) == "" {
 			return nil, &Fault{2, "Contacts require a name"}
@@ -183,6 +193,9 @@ func (s *Server) messageCreate(uid int, args []any) (any, error) {
 		if _, ok := s.partners[resID]; !ok {
 			return nil, &Fault{2, fmt.Sprintf("Record does not exist or has been deleted.\n(Record: res.partner(%d,), User: %d)", resID, uid)}
 		}
+		if s.users[uid].Email == "" { // the author's email, as message_post wants it (conservative)
+			return nil, errNoEmail
+		}
 		body, _ := vals["body"].(string)
 		mt, _ := vals["message_type"].(string)
 		st := ""
@@ -254,6 +267,7 @@ var (
 	errNoRight = &Fault{4, "You are not allowed to modify 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Extra Rights/Contact Creation\n\t- Sales/User: Own Documents Only\n\nContact your administrator to request access if necessary."}
 	// Odoo 19 renamed the groups ("Contact / Creation").
 	errNoRight19  = &Fault{4, "You are not allowed to modify 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Contact/Creation\n\nContact your administrator to request access if necessary."}
+	errNoEmail    = &Fault{2, "Unable to post message, please configure the sender's email address."}
 	errNoCreate   = &Fault{4, "You are not allowed to create 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Extra Rights/Contact Creation\n\t- Sales/User: Own Documents Only\n\nContact your administrator to request access if necessary."}
 	errNoCreate19 = &Fault{4, "You are not allowed to create 'Contact' (res.partner) records.\n\nThis operation is allowed for the following groups:\n\t- Contact/Creation\n\nContact your administrator to request access if necessary."}
 	errNoActivity = &Fault{4, "Due to security restrictions, you are not allowed to create 'Activity' (mail.activity) records.\n\nContact your administrator to request access if necessary."}
@@ -281,7 +295,7 @@ func (s *Server) messagePost(uid int, args []any, kw map[string]any) (any, error
 		return nil, &Fault{2, fmt.Sprintf("Record does not exist or has been deleted.\n(Record: res.partner(%d,), User: %d)", id, uid)}
 	}
 	if u := s.users[uid]; u == nil || u.Email == "" {
-		return nil, &Fault{2, "Unable to post message, please configure the sender's email address."}
+		return nil, errNoEmail
 	}
 	body, _ := kw["body"].(string)
 	mt, _ := kw["message_type"].(string)
