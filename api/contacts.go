@@ -20,23 +20,21 @@ import (
 // is written as the system account, with the signed-in user as
 // salesperson and named in the chatter.
 func (s *Server) createContact(w http.ResponseWriter, r *http.Request) {
-	sess, req, e164, ok := s.callerAction(w, r)
+	cr, addTo, ok := s.callerAction(w, r)
 	if !ok {
 		return
 	}
-	u := s.user(sess)
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
-	var err error
-	cr := contact.Request{E164: e164, Name: req.Name, Login: u.Login, UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)}
 	var res contact.Result
-	if req.AddTo > 0 {
-		res, err = s.Web.Contacts.AddTo(ctx, req.AddTo, cr)
+	var err error
+	if addTo > 0 {
+		res, err = s.Web.Contacts.AddTo(ctx, addTo, cr)
 	} else {
 		res, err = s.Web.Contacts.Create(ctx, cr)
 	}
 	if err != nil {
-		s.Logger.Warn("web: could not create a contact", "by", u.Login, "err", err)
+		s.Logger.Warn("web: could not create a contact", "by", cr.Login, "err", err)
 		code := http.StatusBadGateway
 		switch {
 		case errors.Is(err, odoo.ErrAccess):
@@ -69,16 +67,15 @@ func (s *Server) suggest(w http.ResponseWriter, r *http.Request) {
 
 // createLead is the card's Create lead: POST /leads, as /contacts.
 func (s *Server) createLead(w http.ResponseWriter, r *http.Request) {
-	sess, req, e164, ok := s.callerAction(w, r)
+	cr, _, ok := s.callerAction(w, r)
 	if !ok {
 		return
 	}
-	u := s.user(sess)
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
-	res, err := s.Web.Contacts.Lead(ctx, contact.Request{E164: e164, Name: req.Name, Login: u.Login, UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)})
+	res, err := s.Web.Contacts.Lead(ctx, cr)
 	if err != nil {
-		s.Logger.Warn("web: could not create a lead", "by", u.Login, "err", err)
+		s.Logger.Warn("web: could not create a lead", "by", cr.Login, "err", err)
 		code, msg := http.StatusBadGateway, "Odoo refused the lead: "+err.Error()
 		if errors.Is(err, odoo.ErrAccess) {
 			code, msg = http.StatusForbidden, "odoo-agi's Odoo account may not create leads: ask your admin for Sales / User: Own Documents Only."
@@ -96,32 +93,36 @@ type callerRequest struct {
 	AddTo  int    `json:"add_to,omitempty"` // /contacts: an existing contact to take the number
 }
 
-// callerAction reads a card's action: the page script's session, a JSON
-// callerRequest, and its number in E.164. It answers the error itself.
-func (s *Server) callerAction(w http.ResponseWriter, r *http.Request) (sess *session, req callerRequest, e164 string, ok bool) {
-	if sess = s.scriptSession(w, r); sess == nil {
-		return nil, req, "", false
+// callerAction reads a card's action: the page script's session, and a
+// JSON callerRequest whose number is made E.164, as a contact.Request for
+// the signed-in user. It answers the error itself.
+func (s *Server) callerAction(w http.ResponseWriter, r *http.Request) (cr contact.Request, addTo int, ok bool) {
+	sess := s.scriptSession(w, r)
+	if sess == nil {
+		return cr, 0, false
 	}
 	if s.Web.Contacts == nil {
 		fail(w, http.StatusNotFound, "actions on callers are off")
-		return nil, req, "", false
+		return cr, 0, false
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		fail(w, http.StatusUnsupportedMediaType, "send the body as Content-Type: application/json")
-		return nil, req, "", false
+		return cr, 0, false
 	}
+	var req callerRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil || len(req.Name) > 256 {
 		fail(w, http.StatusBadRequest, `the body must be {"number": "+3225551234", "name": "Jan Peeters"}, and for /contacts "add_to": a contact's id`)
-		return nil, req, "", false
+		return cr, 0, false
 	}
 	e164, err := s.Web.Normalizer.Caller(req.Number)
 	if err != nil {
 		fail(w, http.StatusUnprocessableEntity, contact.Hint(contact.ErrNotNumber))
-		return nil, req, "", false
+		return cr, 0, false
 	}
-	return sess, req, e164, true
+	u := s.user(sess)
+	return contact.Request{E164: e164, Name: req.Name, Login: u.Login, UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)}, req.AddTo, true
 }
 
 // leadsOn reports, from a check made at most every 5 minutes, whether the

@@ -62,11 +62,8 @@ var ErrNotNumber = errors.New("contact: not an E.164 number")
 
 // Create makes the contact, or returns the one the number already has.
 func (m *Maker) Create(ctx context.Context, req Request) (Result, error) {
-	if !strings.HasPrefix(req.E164, "+") || len(req.E164) < 4 {
-		return Result{}, ErrNotNumber
-	}
-	if r := m.Index.Lookup(ctx, req.E164); r.Status == lookup.Found {
-		return Result{ID: r.Partner.ID, Name: r.Partner.DisplayName, Existing: true}, nil
+	if res, done, err := m.known(ctx, req.E164); done {
+		return res, err
 	}
 	return m.create(ctx, req, nil, "")
 }
@@ -109,11 +106,8 @@ func (m *Maker) create(ctx context.Context, req Request, extra map[string]any, c
 // contact whose numbers are both taken keeps them: a new contact is made
 // under its company instead. Request.Name names that new contact.
 func (m *Maker) AddTo(ctx context.Context, partnerID int, req Request) (Result, error) {
-	if !strings.HasPrefix(req.E164, "+") || len(req.E164) < 4 {
-		return Result{}, ErrNotNumber
-	}
-	if r := m.Index.Lookup(ctx, req.E164); r.Status == lookup.Found {
-		return Result{ID: r.Partner.ID, Name: r.Partner.DisplayName, Existing: true}, nil
+	if res, done, err := m.known(ctx, req.E164); done {
+		return res, err
 	}
 	fields := []any{"display_name", "phone", "commercial_partner_id", "is_company"}
 	mobile := m.Index.HasField("mobile")
@@ -166,6 +160,20 @@ func (m *Maker) note(ctx context.Context, id int, text string) {
 	}
 }
 
+// known checks a number before an action: not E.164 is an error, and a
+// number the index already holds is its contact, with nothing to do.
+func (m *Maker) known(ctx context.Context, e164 string) (Result, bool, error) {
+	if !isE164(e164) {
+		return Result{}, true, ErrNotNumber
+	}
+	if r := m.Index.Lookup(ctx, e164); r.Status == lookup.Found {
+		return Result{ID: r.Partner.ID, Name: r.Partner.DisplayName, Existing: true}, true, nil
+	}
+	return Result{}, false, nil
+}
+
+func isE164(s string) bool { return strings.HasPrefix(s, "+") && len(s) >= 4 }
+
 // createdID reads create's answer: an id over XML-RPC, a list of ids over
 // JSON-2.
 func createdID(v any) (int, bool) {
@@ -202,7 +210,7 @@ func Hint(err error) string {
 // Documents Only, Odoo refuses another user there, and the lead keeps no
 // salesperson rather than the system account (user_id false).
 func (m *Maker) Lead(ctx context.Context, req Request) (Result, error) {
-	if !strings.HasPrefix(req.E164, "+") || len(req.E164) < 4 {
+	if !isE164(req.E164) {
 		return Result{}, ErrNotNumber
 	}
 	who := strings.TrimSpace(req.Name)

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -305,22 +306,11 @@ func numberPrefix(q, country string) (string, bool) {
 		if cc == 0 {
 			return "", false
 		}
-		d = itoa(cc) + d[1:]
+		d = strconv.Itoa(cc) + d[1:]
 	default:
 		return "", false // no trunk prefix and no +: an extension, or a name
 	}
 	return d, d != "" && d[0] != '0'
-}
-
-func itoa(n int) string {
-	var b [8]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
 
 // byNumberPrefix visits the numbers whose digits start with prefix, in

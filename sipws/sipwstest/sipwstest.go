@@ -286,9 +286,6 @@ func (s *Server) request(ctx context.Context, c *conn, req *sip.Request) {
 	case req.Method == sip.INVITE && !inDialog:
 		s.invite(ctx, c, req)
 	case req.Method == sip.ACK:
-		if call := s.callByID(req.CallID().Value()); call != nil {
-			call.acked()
-		}
 	case req.Method == sip.OPTIONS:
 		reply(ctx, c, req, 200, "OK", nil)
 	case !inDialog && req.Method != sip.CANCEL:
@@ -465,16 +462,15 @@ func (c *Call) await(ch chan *sip.Response, branch string, inv *sip.Request) {
 				c.remoteTarget = ct.Address
 			}
 			err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(res.Body())})
-			c.ack(res)
+			c.ack()
 			if err != nil {
 				c.set(func(c *Call) { c.State = "bad answer: " + err.Error() })
 				return
 			}
 			c.set(func(c *Call) { c.State = "up" })
-			c.acked()
 			return
 		default:
-			c.ack(res)
+			c.ack()
 			c.set(func(c *Call) { c.State = "declined " + strconv.Itoa(res.StatusCode) })
 			c.closeMedia()
 			return
@@ -482,13 +478,12 @@ func (c *Call) await(ch chan *sip.Response, branch string, inv *sip.Request) {
 	}
 }
 
-func (c *Call) ack(res *sip.Response) {
+func (c *Call) ack() {
 	target := sip.Uri{Scheme: "sip", User: c.remoteUser, Host: "127.0.0.1", Port: 8088, UriParams: wsParams()}
 	if c.remoteTarget.Host != "" {
 		target = c.remoteTarget
 	}
 	req := c.request(sip.ACK, target, 1)
-	_ = res
 	c.conn.send(context.Background(), req)
 }
 
@@ -721,8 +716,6 @@ func (c *Call) offer() ([]byte, error) {
 	<-gathered
 	return []byte(c.pc.LocalDescription().SDP), nil
 }
-
-func (c *Call) acked() {}
 
 func (c *Call) closeMedia() {
 	c.closedOnce.Do(func() {
