@@ -294,17 +294,22 @@ func (srv *Server) track(ln net.Listener, add bool) bool {
 	return true
 }
 
-func (srv *Server) allowed(a net.Addr) bool {
+// addrOf is a peer's IP address, IPv4-mapped ones as IPv4.
+func addrOf(a net.Addr) netip.Addr {
 	var ip netip.Addr
 	if tcp, ok := a.(*net.TCPAddr); ok {
 		ip, _ = netip.AddrFromSlice(tcp.IP)
 	} else if ap, err := netip.ParseAddrPort(a.String()); err == nil {
 		ip = ap.Addr()
 	}
+	return ip.Unmap()
+}
+
+func (srv *Server) allowed(a net.Addr) bool {
+	ip := addrOf(a)
 	if !ip.IsValid() {
 		return false
 	}
-	ip = ip.Unmap()
 	if len(srv.Allow) == 0 {
 		return ip.IsLoopback()
 	}

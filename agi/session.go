@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -57,6 +58,9 @@ func (s *Session) Env(name string) string {
 	}
 	return s.env[name]
 }
+
+// Peer is the address the session came from: which Asterisk opened it.
+func (s *Session) Peer() netip.Addr { return addrOf(s.conn.RemoteAddr()) }
 
 // Script is the route name: agi_network_script without its query, e.g. "incoming".
 func (s *Session) Script() string { return s.script }

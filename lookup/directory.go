@@ -47,6 +47,20 @@ type Partner struct {
 	Company       string   // commercial company name; "" for a person on their own
 	SalespersonID int      // res.users id of user_id, 0 if none
 	Tags          []string // category names; shared, do not modify
+	// CompanyID is the Odoo company (res.company) the contact belongs to,
+	// 0 when shared by all; CompanyName is its name. Company above is
+	// something else: the contact's own commercial company.
+	CompanyID   int
+	CompanyName string
+}
+
+// Line is what the dialplan knows of the called line: how its PBX writes
+// numbers, and the Odoo company it serves.
+type Line struct {
+	Normalizer *Normalizer // nil: the directory's
+	// Company, when not 0, is preferred among partners sharing a number:
+	// that company's, then shared ones, then the others.
+	Company int
 }
 
 // Result is the answer for one caller ID.
@@ -107,6 +121,7 @@ type Directory struct {
 	lastWrite int64      // newest write_date seen, Unix seconds
 	countries map[int]string
 	tags      map[int]string
+	companies atomic.Pointer[map[int]string] // the account's Odoo companies, by id
 	users     map[string]int    // login → res.users id
 	userNames map[string]string // login → the user's name in Odoo
 	fields    []string
@@ -175,6 +190,7 @@ func NewDirectory(cfg Config, odoo Odoo) *Directory {
 		slots:   make(chan struct{}, cfg.LiveSearches),
 	}
 	d.idx.Store(newIndex(cfg.IndexSize, cfg.Normalizer.Country))
+	d.companies.Store(&map[int]string{})
 	d.norm, _ = lru.New[string, normResult](100_000)
 	d.neg = expirable.NewLRU[string, struct{}](100_000, nil, cfg.NegativeTTL)
 	d.found = expirable.NewLRU[string, []*partner](100_000, nil, cfg.NegativeTTL)
@@ -188,16 +204,26 @@ func (d *Directory) Normalizer() Normalizer { return d.cfg.Normalizer }
 // miss on an incomplete index asks Odoo in the background and waits for
 // the answer only until ctx ends. It never blocks past ctx.
 func (d *Directory) Lookup(ctx context.Context, raw string) Result {
-	r := d.lookup(ctx, raw)
+	return d.LookupLine(ctx, raw, Line{})
+}
+
+// LookupLine is Lookup for a call on line: its PBX's number rules, and its
+// company first among partners sharing the number.
+func (d *Directory) LookupLine(ctx context.Context, raw string, line Line) Result {
+	r := d.lookup(ctx, raw, line)
 	if int(r.Status) < len(d.counts) {
 		d.counts[r.Status].Add(1)
 	}
 	return r
 }
 
-func (d *Directory) lookup(ctx context.Context, raw string) Result {
-	nr, ok := d.norm.Get(raw)
-	if !ok {
+func (d *Directory) lookup(ctx context.Context, raw string, line Line) Result {
+	var nr normResult
+	if n := line.Normalizer; n != nil && *n != d.cfg.Normalizer {
+		nr.e164, nr.err = n.Caller(raw) // another PBX's rules: not cached
+	} else if v, ok := d.norm.Get(raw); ok {
+		nr = v
+	} else {
 		e, err := d.cfg.Normalizer.Caller(raw)
 		nr = normResult{e, err}
 		d.norm.Add(raw, nr)
@@ -205,7 +231,8 @@ func (d *Directory) lookup(ctx context.Context, raw string) Result {
 	if nr.err != nil {
 		return Result{Status: Skipped, Reason: nr.err}
 	}
-	if r, hit := d.fromIndex(nr.e164); hit {
+	company := int32(line.Company)
+	if r, hit := d.fromIndex(nr.e164, company); hit {
 		return r
 	}
 	complete, loaded := d.idx.Load().complete, d.loaded.Load()
@@ -218,7 +245,7 @@ func (d *Directory) lookup(ctx context.Context, raw string) Result {
 	done := d.searchLive(nr.e164)
 	select {
 	case <-done:
-		if r, hit := d.fromIndex(nr.e164); hit {
+		if r, hit := d.fromIndex(nr.e164, company); hit {
 			return r
 		}
 		if _, neg := d.neg.Get(nr.e164); neg || loaded {
@@ -243,7 +270,7 @@ func (d *Directory) lookup(ctx context.Context, raw string) Result {
 
 // fromIndex answers from the published index, then from what live
 // searches found; it takes no lock.
-func (d *Directory) fromIndex(e164 string) (Result, bool) {
+func (d *Directory) fromIndex(e164 string, company int32) (Result, bool) {
 	ix := d.idx.Load()
 	var ps []*partner
 	if n, ok := numberOf(e164); ok {
@@ -255,14 +282,47 @@ func (d *Directory) fromIndex(e164 string) (Result, bool) {
 	if len(ps) == 0 {
 		return Result{}, false
 	}
-	p := choose(ix, ps)
+	p := choose(ix, prefer(ps, company))
 	return Result{
 		Status:  Found,
 		E164:    e164,
 		Matches: len(ps),
 		Partner: Partner{ID: int(p.id), Name: p.name, DisplayName: p.display, Company: p.company,
-			SalespersonID: int(p.userID), Tags: p.tagNames()},
+			SalespersonID: int(p.userID), Tags: p.tagNames(),
+			CompanyID: int(p.companyID), CompanyName: (*d.companies.Load())[int(p.companyID)]},
 	}, true
+}
+
+// CompanyCount is one Odoo company the account sees, and how many of the
+// indexed partners are its own; ID 0 counts the shared ones.
+type CompanyCount struct {
+	ID       int    `json:"id"`
+	Name     string `json:"name"`
+	Partners int    `json:"partners"`
+}
+
+// Companies lists the companies the account sees, by id, then the shared
+// partners (ID 0) and any company the account no longer sees.
+func (d *Directory) Companies() []CompanyCount {
+	ix := d.idx.Load()
+	counts := map[int]int{}
+	for _, p := range ix.partners {
+		if p.hasNumbers() {
+			counts[int(p.companyID)]++
+		}
+	}
+	names := *d.companies.Load()
+	out := make([]CompanyCount, 0, len(names)+1)
+	for id, name := range names {
+		out = append(out, CompanyCount{ID: id, Name: name, Partners: counts[id]})
+	}
+	for id, n := range counts {
+		if _, ok := names[id]; !ok {
+			out = append(out, CompanyCount{ID: id, Partners: n})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID != 0 && (out[j].ID == 0 || out[i].ID < out[j].ID) })
+	return out
 }
 
 // State describes the index for /healthz and logs.

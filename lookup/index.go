@@ -19,12 +19,13 @@ import (
 
 // partnerFields are read when they exist (fields_get tells).
 var partnerFields = []string{"id", "name", "display_name", "is_company", "parent_id", "commercial_partner_id",
-	"commercial_company_name", "phone", "mobile", "country_id", "user_id", "category_id", "active", "write_date"}
+	"commercial_company_name", "phone", "mobile", "country_id", "user_id", "category_id", "company_id", "active", "write_date"}
 
 // partner is the in-memory record, kept small: the index holds up to a
 // million numbers. Ids are int32 because Odoo's are PostgreSQL serials.
 type partner struct {
 	id, commercialID, userID, countryID int32
+	companyID                           int32 // res.company (company_id); 0: shared by all
 	numberedWith                        int32 // the company's country its numbers were read with; 0: none
 	isCompany                           bool
 	writeDate                           int64  // Unix seconds (Odoo stores UTC)
@@ -203,6 +204,27 @@ func (ix *index) drop(n number, id int32) {
 	}
 }
 
+// prefer keeps, of several partners sharing a number, those of company,
+// else the shared ones (no company), else all: the called line's company
+// decides before the other rules.
+func prefer(ps []*partner, company int32) []*partner {
+	if company == 0 || len(ps) < 2 {
+		return ps
+	}
+	for _, want := range []int32{company, 0} {
+		var kept []*partner
+		for _, p := range ps {
+			if p.companyID == want {
+				kept = append(kept, p)
+			}
+		}
+		if len(kept) > 0 {
+			return kept
+		}
+	}
+	return ps
+}
+
 // choose picks one of several partners sharing a number, deterministically:
 // a company and its own contact give the contact; several contacts of one
 // company give the company; unrelated partners give the latest written.
@@ -375,6 +397,8 @@ func (ix *index) decode(m meta, r map[string]any, sig uint64) *partner {
 	}
 	u, _ := odoo.Many2one(r["user_id"])
 	p.userID = int32(u)
+	oc, _ := odoo.Many2one(r["company_id"])
+	p.companyID = int32(oc)
 	co, _ := odoo.Many2one(r["country_id"])
 	p.countryID = int32(co)
 	p.writeDate = odooUnix(r["write_date"])

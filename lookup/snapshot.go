@@ -11,7 +11,7 @@ import (
 
 // snapshotVersion changes whenever the snapshot layout does; an older
 // file is ignored, never misread.
-const snapshotVersion = 3
+const snapshotVersion = 4
 
 type snapshotHeader struct {
 	Magic     string
@@ -19,12 +19,13 @@ type snapshotHeader struct {
 	Country   string // numbers were normalized with this [pbx] country
 	LastWrite int64
 	Tags      map[int]string // tag names, for tag sets read back
+	Companies map[int]string // the account's Odoo companies
 	Count     int
 }
 
 type snapshotPartner struct {
 	ID, CommercialID, UserID, CountryID int32
-	NumberedWith                        int32
+	NumberedWith, CompanyID             int32
 	IsCompany                           bool
 	WriteDate                           int64
 	Sig                                 uint64
@@ -47,7 +48,7 @@ func (d *Directory) saveSnapshot() {
 func (d *Directory) SaveSnapshot(path string) error {
 	ix := d.idx.Load() // published, so read-only: no lock is held while it is written
 	d.mu.Lock()
-	h := snapshotHeader{Magic: "odoo-agi index", Version: snapshotVersion, Country: d.cfg.Normalizer.Country, LastWrite: d.lastWrite, Tags: d.tags}
+	h := snapshotHeader{Magic: "odoo-agi index", Version: snapshotVersion, Country: d.cfg.Normalizer.Country, LastWrite: d.lastWrite, Tags: d.tags, Companies: *d.companies.Load()}
 	d.mu.Unlock()
 	// Counted first, then written one by one: a copy of a million records
 	// would be garbage the size of the index.
@@ -79,7 +80,7 @@ func (d *Directory) SaveSnapshot(path string) error {
 		if p.tags != nil {
 			tagIDs = p.tags.ids
 		}
-		r := snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.numberedWith, p.isCompany,
+		r := snapshotPartner{p.id, p.commercialID, p.userID, p.countryID, p.numberedWith, p.companyID, p.isCompany,
 			p.writeDate, p.sig, p.name, p.display, p.company, tagIDs, p.numberList()}
 		if err := enc.Encode(&r); err != nil {
 			tmp.Close()
@@ -136,7 +137,7 @@ func (d *Directory) LoadSnapshot(path string) (int, error) {
 		if err := dec.Decode(&r); err != nil {
 			return 0, fmt.Errorf("snapshot is truncated or corrupt at record %d of %d: %w", i+1, h.Count, err)
 		}
-		p := &partner{id: r.ID, commercialID: r.CommercialID, userID: r.UserID, countryID: r.CountryID, numberedWith: r.NumberedWith, isCompany: r.IsCompany,
+		p := &partner{id: r.ID, commercialID: r.CommercialID, userID: r.UserID, countryID: r.CountryID, numberedWith: r.NumberedWith, companyID: r.CompanyID, isCompany: r.IsCompany,
 			writeDate: r.WriteDate, sig: r.Sig, name: r.Name, display: r.Display, company: r.Company}
 		if r.Display == r.Name {
 			p.display = p.name
@@ -168,6 +169,9 @@ func (d *Directory) LoadSnapshot(path string) (int, error) {
 	d.lastWrite = h.LastWrite
 	if d.tags == nil {
 		d.tags = h.Tags
+	}
+	if len(*d.companies.Load()) == 0 && h.Companies != nil {
+		d.companies.Store(&h.Companies)
 	}
 	return h.Count, nil
 }

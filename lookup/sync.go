@@ -484,6 +484,12 @@ func (d *Directory) loadMeta(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The companies the account belongs to: Odoo shows an internal user
+	// only those, and the partners of others stay invisible to it.
+	companies, err := d.idNames(ctx, "res.company", "name")
+	if err != nil {
+		return err
+	}
 	users, names := map[string]int{}, map[string]string{}
 	d.mu.Lock()
 	logins := d.cfg.UserLogins
@@ -510,6 +516,7 @@ func (d *Directory) loadMeta(ctx context.Context) error {
 	defer d.mu.Unlock()
 	renamed := !sameMap(d.tags, tags)
 	d.countries, d.tags, d.users, d.userNames = countries, tags, users, names
+	d.companies.Store(&companies)
 	if renamed {
 		for _, ts := range d.idx.Load().tagSets {
 			tn := tagNames(tags, ts.ids)

@@ -56,6 +56,9 @@ type Call struct {
 	Env    map[string]string // overrides of VerbatimEnv ("callerid" or "agi_callerid"); "" keeps the key empty
 	Args   []string          // replaces agi_arg_N when not nil
 	Vars   map[string]string // channel variables before the session, e.g. "CALLERID(name)"
+	// From is the address the session comes from, e.g. "127.0.0.2" for a
+	// second PBX on loopback (Linux routes all of 127/8 there); "" is any.
+	From string
 
 	// HangupBeforeReply sends HANGUP between the Nth command (1-based) and its reply.
 	HangupBeforeReply int
@@ -85,6 +88,9 @@ type Result struct {
 func (c Call) Run(ctx context.Context, addr string) (*Result, error) {
 	start := time.Now()
 	var d net.Dialer
+	if c.From != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.From)}
+	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err

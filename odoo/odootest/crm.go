@@ -22,6 +22,7 @@ type Lead struct {
 	Phone       string
 	UserID      int // salesperson; 0 when empty
 	CreateUID   int
+	CompanyID   int
 }
 
 // SetCRM installs or removes the CRM app.
@@ -44,7 +45,7 @@ func (s *Server) noLeadRight(op string) error {
 }
 
 // leadFields are the fields a lead's create here may set.
-var leadFields = map[string]bool{"name": true, "contact_name": true, "phone": true, "user_id": true}
+var leadFields = map[string]bool{"name": true, "contact_name": true, "phone": true, "user_id": true, "company_id": true}
 
 // crmLead is crm.lead's search_count, create and message_post as uid.
 func (s *Server) crmLead(uid int, fn string, args []any, kw map[string]any) (any, error) {
@@ -75,6 +76,10 @@ func (s *Server) crmLead(uid int, fn string, args []any, kw map[string]any) (any
 			l.Name, _ = vals["name"].(string)
 			l.ContactName, _ = vals["contact_name"].(string)
 			l.Phone, _ = vals["phone"].(string)
+			var err error
+			if l.CompanyID, err = s.companyOf(uid, vals, "crm.lead", "Lead/Opportunity"); err != nil {
+				return nil, err
+			}
 			if uv, ok := vals["user_id"]; ok {
 				l.UserID = toInt(uv) // false leaves it empty
 			}

@@ -65,6 +65,8 @@ func (s *Server) canWrite(uid, id int) error {
 			return errNoRight19
 		}
 		return errNoRight
+	case s.partners[id] != nil && !s.sees(s.partners[id]):
+		return s.hiddenPartner(uid, id)
 	case s.readOnly[id]:
 		return &Fault{4, "The requested operation cannot be completed due to security restrictions. Please contact your system administrator.\n\n(Document type: Contact, Operation: write)"}
 	}
@@ -74,7 +76,7 @@ func (s *Server) canWrite(uid, id int) error {
 // partnerCreateFields are the fields a create here may set (mobile is
 // gone on 19).
 var partnerCreateFields = map[string]bool{"name": true, "phone": true, "mobile": true, "user_id": true, "parent_id": true,
-	"country_id": true, "is_company": true}
+	"country_id": true, "is_company": true, "company_id": true}
 
 // partnerCreate is res.partner create(vals) as uid, which needs Contact
 // Creation: one dict gives an id, a list gives a list (JSON-2 sends a list).
@@ -102,6 +104,11 @@ func (s *Server) partnerCreate(uid int, args []any) (any, error) {
 		p.Mobile, _ = vals["mobile"].(string)
 		p.UserID, p.ParentID, p.CountryID = toInt(vals["user_id"]), toInt(vals["parent_id"]), toInt(vals["country_id"])
 		p.IsCompany, _ = vals["is_company"].(bool)
+		var err error
+		if p.CompanyID, err = s.companyOf(uid, vals, "res.partner", "Contact"); err != nil {
+			return nil, err
+		}
+		s.multiCompany = s.multiCompany || p.CompanyID != 0
 		s.nextID++
 		p.ID = s.nextID
 		s.partners[p.ID] = &p

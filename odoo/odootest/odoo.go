@@ -32,6 +32,7 @@ type Partner struct {
 	CategoryIDs []int
 	Active      bool
 	WriteDate   time.Time
+	CompanyID   int // res.company; 0: shared by all companies
 }
 
 // User is one res.users record. Every user is an internal user: they may
@@ -48,6 +49,7 @@ type User struct {
 	APIKey          string // "" until AddAPIKey
 	Archived        bool   // active = False: no login, hidden by active_test
 	Sales           string // SalesNone, SalesOwn or SalesAll
+	CompanyIDs      []int  // its companies; nil: company 1 only
 }
 
 // Server is the emulator. Create it with New; the zero value is not usable.
@@ -61,6 +63,9 @@ type Server struct {
 	users         map[int]*User
 	countries     map[int]string // id → ISO code
 	categories    map[int]string // id → name
+	companies     map[int]string // res.company id → name
+	active        []int          // the running call's companies (dispatch sets it)
+	multiCompany  bool           // a partner belongs to a company
 	fields        []string       // res.partner fields that exist
 	nextID        int
 	now           func() time.Time
@@ -101,8 +106,9 @@ func New() *Server {
 		readOnly:   map[int]bool{},
 		countries:  map[int]string{},
 		categories: map[int]string{},
+		companies:  map[int]string{1: "My Company"},
 		fields: []string{"id", "name", "display_name", "is_company", "parent_id", "commercial_partner_id",
-			"commercial_company_name", "phone", "mobile", "country_id", "user_id", "category_id", "active", "write_date"},
+			"commercial_company_name", "phone", "mobile", "country_id", "user_id", "category_id", "company_id", "active", "write_date"},
 		nextID:  100,
 		calls:   map[string]int{},
 		version: 16,
@@ -307,6 +313,7 @@ func (s *Server) Upsert(p Partner) int {
 	cp := p
 	s.partners[p.ID] = &cp
 	s.rendered = nil
+	s.multiCompany = s.multiCompany || p.CompanyID != 0
 	return p.ID
 }
 
@@ -317,6 +324,7 @@ func (s *Server) Update(id int, f func(*Partner)) {
 	if p, ok := s.partners[id]; ok {
 		f(p)
 		p.WriteDate = s.now()
+		s.multiCompany = s.multiCompany || p.CompanyID != 0
 	}
 	s.rendered = nil
 }
@@ -364,7 +372,7 @@ func (f *Fault) Error() string { return fmt.Sprintf("fault %d: %s", f.Code, f.Ms
 // record is a model row as Odoo would read it.
 type record map[string]any
 
-func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, error) {
+func (s *Server) execute(uid int, model, fn string, args []any, kw map[string]any) (any, error) {
 	var rows []record
 	byID := false // rows are already in id order
 	fields := []string{"id"}
@@ -375,6 +383,9 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 		}
 		fields = s.fields
 		rows, byID = s.partnerRows(), true
+		if s.multiCompany {
+			rows = slices.DeleteFunc(slices.Clone(rows), func(r record) bool { return !s.sees(s.partners[r["id"].(int)]) })
+		}
 	case "res.country":
 		fields = []string{"id", "code", "name"}
 		for id, c := range s.countries {
@@ -385,6 +396,8 @@ func (s *Server) execute(model, fn string, args []any, kw map[string]any) (any, 
 		for id, n := range s.categories {
 			rows = append(rows, record{"id": id, "name": n, "display_name": n, "active": true})
 		}
+	case "res.company":
+		fields, rows, byID = []string{"id", "name"}, s.companyRows(uid), true
 	case "res.users":
 		fields = []string{"id", "login", "name"}
 		for _, u := range s.users {
@@ -611,6 +624,7 @@ func (s *Server) partnerRecord(p *Partner) record {
 		"category_id":             cats,
 		"active":                  p.Active,
 		"write_date":              p.WriteDate.UTC().Format("2006-01-02 15:04:05"),
+		"company_id":              m2o(p.CompanyID, s.companies[p.CompanyID]),
 	}
 }
 

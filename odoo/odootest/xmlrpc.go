@@ -362,6 +362,10 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request) {
 
 // dispatch runs one model method as uid, for either API. It runs under s.mu.
 func (s *Server) dispatch(uid int, model, fn string, args []any, kwargs map[string]any) (any, error) {
+	var err error
+	if s.active, err = s.activeCompanies(uid, kwargs); err != nil {
+		return nil, err
+	}
 	switch {
 	case model == "mail.message" && fn == "create":
 		return s.messageCreate(uid, args)
@@ -384,5 +388,5 @@ func (s *Server) dispatch(uid int, model, fn string, args []any, kwargs map[stri
 	case (model == "ir.model" || model == "ir.model.data") && !s.users[uid].Admin:
 		return nil, noAccess(model)
 	}
-	return s.execute(model, fn, args, kwargs)
+	return s.execute(uid, model, fn, args, kwargs)
 }
