@@ -121,7 +121,7 @@ func TestASharedNumberPrefersTheCalledLinesCompany(t *testing.T) {
 	}{
 		{lookup.Line{Company: 1}, "025552000", "Dupont (Belgium)"},
 		{lookup.Line{Company: branch}, "025552000", "Dupont (France)"},
-		{lookup.Line{Company: third}, "025552000", "Dupont Group"},                // none of its own: the shared one
+		{lookup.Line{Company: third}, "025552000", "Dupont Group"},                             // none of its own: the shared one
 		{lookup.Line{Company: branch, Normalizer: &fr}, "0032 2 555 20 00", "Dupont (France)"}, // a French PBX dials 00 for abroad
 	} {
 		if r := d.LookupLine(ctx, c.raw, c.line); r.Partner.Name != c.want || r.Matches != 3 {

@@ -122,8 +122,8 @@ type Directory struct {
 	countries map[int]string
 	tags      map[int]string
 	companies atomic.Pointer[map[int]string] // the account's Odoo companies, by id
-	users     map[string]int    // login → res.users id
-	userNames map[string]string // login → the user's name in Odoo
+	users     map[string]int                 // login → res.users id
+	userNames map[string]string              // login → the user's name in Odoo
 	fields    []string
 	refreshes int
 	lastSync  time.Time
