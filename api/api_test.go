@@ -37,6 +37,9 @@ type noDirectory struct{}
 func (noDirectory) Lookup(context.Context, string) lookup.Result {
 	return lookup.Result{Status: lookup.NotFound}
 }
+func (noDirectory) LookupLine(context.Context, string, lookup.Line) lookup.Result {
+	return lookup.Result{Status: lookup.NotFound}
+}
 func (noDirectory) UserID(string) (int, bool) { return 0, false }
 func (noDirectory) UserName(string) string    { return "" }
 

@@ -73,7 +73,7 @@ func newWebWorld(t *testing.T, mod func(*api.Web, *dialplan.Settings), srvMods .
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mgr.Close() })
-	go live.Run(ctx, mgr.Subscribe(ctx, "DialBegin", "DialEnd", "Hangup"))
+	go live.Run(ctx, "", mgr.Subscribe(ctx, "DialBegin", "DialEnd", "Hangup"))
 	orig := &dialplan.Originator{Settings: flows.Settings, Directory: dir, Normalizer: lookup.Normalizer{Country: "BE"}, Manager: mgr, Logger: quiet}
 	srv := &api.Server{User: "odoo", PasswordHash: mustHash(t), Caller: orig, Logger: quiet, Web: web,
 		Health: func() (any, bool) { return map[string]any{"status": "ok"}, true }}
@@ -333,7 +333,7 @@ func (w *webWorld) ring(t *testing.T, uniqueid, phone string) (trunk, dest amite
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	w.live.Incoming(uniqueid, "025551234", w.dir.Lookup(ctx, "025551234"))
+	w.live.Incoming("", uniqueid, "025551234", 0, w.dir.Lookup(ctx, "025551234"))
 	trunk = amitest.Chan{Name: "PJSIP/trunk-00000000", State: 4, CallerIDNum: "025551234", CallerIDName: "Carrier",
 		Context: "from-trunk", Exten: "3220000000", Priority: 4, Uniqueid: uniqueid, Linkedid: uniqueid}
 	dest = amitest.Chan{Name: phone + "-00000001", CallerIDNum: "101", Context: "from-internal", Uniqueid: uniqueid + "1", Linkedid: uniqueid}

@@ -85,7 +85,7 @@ func (d *Deliverer) Deliver(ctx context.Context, r Record) error {
 // deliver posts r and records in it what is done, so that a retry posts
 // only what is left. Two workers never post the same call at once.
 func (d *Deliverer) deliver(ctx context.Context, r *Record) error {
-	release, err := d.claim(ctx, r.UniqueID)
+	release, err := d.claim(ctx, r.Key())
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (d *Deliverer) deliver(ctx context.Context, r *Record) error {
 		}
 		p = partnerInfo{id: d.Config.UnknownPartnerID}
 	}
-	marker := "[odoo-agi call " + r.UniqueID + "]"
+	marker := "[odoo-agi call " + r.Key() + "]"
 	if !r.NotePosted {
 		if err := d.note(ctx, *r, p, marker); err != nil {
 			return &stepError{step: "note", err: err}
@@ -352,6 +352,13 @@ func (d *Deliverer) callActivityType(ctx context.Context) (int, error) {
 // noteText says what happened, e.g. "☎ Incoming call from +32 2 555 12 34,
 // answered by John Seller (101), 3 min 12 s".
 func (d *Deliverer) noteText(ctx context.Context, r Record) string {
+	if r.PBX != "" {
+		return d.callText(ctx, r) + " (PBX " + r.PBX + ")"
+	}
+	return d.callText(ctx, r)
+}
+
+func (d *Deliverer) callText(ctx context.Context, r Record) string {
 	num := lookup.Pretty(r.Number)
 	if num == "" {
 		num = "an unknown number"

@@ -26,12 +26,22 @@ type Record struct {
 	Peer      string    `json:"peer,omitempty"` // the channel that answered or was rung, e.g. PJSIP/101
 	User      string    `json:"user,omitempty"` // the PBX user (Odoo login) who answered, was called or called
 	Exten     string    `json:"exten,omitempty"`
+	PBX       string    `json:"pbx,omitempty"` // the PBX's name, when there are several
 
 	// Delivery state, for a call retried on its own (the retry spool).
 	NotePosted bool   `json:"note_posted,omitempty"` // the note is in Odoo; only the activity is left
 	Attempts   int    `json:"attempts,omitempty"`
 	RetryAt    int64  `json:"retry_at,omitempty"` // Unix seconds
 	LastError  string `json:"last_error,omitempty"`
+}
+
+// Key names the call among all PBXs' calls: its uniqueid, after its PBX's
+// name when there are several (two Asterisks may give the same uniqueid).
+func (r Record) Key() string {
+	if r.PBX != "" {
+		return r.PBX + ":" + r.UniqueID
+	}
+	return r.UniqueID
 }
 
 // Answered reports whether someone picked up.

@@ -27,6 +27,8 @@ func (f *Flows) Hangup(ctx context.Context, s *agi.Session) {
 		return // the call log is off
 	}
 	st := f.Settings()
+	pbx := st.PBXFor(s.Peer())
+	users := st.Users.On(pbx.Name)
 	r := calllog.Record{
 		Direction: s.Arg(1),
 		Number:    s.Arg(2),
@@ -56,11 +58,14 @@ func (f *Flows) Hangup(ctx context.Context, s *agi.Session) {
 	var ok bool
 	if r.Direction == calllog.Incoming {
 		// Who answered, else who was rung last.
-		if u, ok = st.Users.byChannel(r.Peer); !ok {
-			u, ok = st.Users.byDialed(s.Arg(10))
+		if u, ok = users.byChannel(r.Peer); !ok {
+			u, ok = users.byDialed(s.Arg(10))
 		}
 	} else {
-		u, ok = st.Users.ByExten(s.Arg(11))
+		u, ok = users.ByExten(s.Arg(11))
+	}
+	if st.Several() {
+		r.PBX = pbx.Name
 	}
 	if ok {
 		r.User, r.Exten = u.Login, u.Exten

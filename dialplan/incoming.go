@@ -15,6 +15,7 @@ import (
 // Directory finds partners; package lookup satisfies it, tests may stub it.
 type Directory interface {
 	Lookup(ctx context.Context, raw string) lookup.Result
+	LookupLine(ctx context.Context, raw string, line lookup.Line) lookup.Result
 	UserID(login string) (int, bool)
 	UserName(login string) string // the user's name in Odoo, "" if unknown
 }
@@ -24,6 +25,9 @@ const DefaultLookupTimeout = 200 * time.Millisecond
 
 // Settings are what a reload may change while calls are running.
 type Settings struct {
+	// PBXs are the Asterisk servers, each with its users; one when the
+	// config has no [[pbx]], none in tests that need no PBX.
+	PBXs          []PBX
 	Users         Users
 	Format        NameFormat
 	Geolocate     bool          // unknown caller with no trunk name: show the place
@@ -50,9 +54,9 @@ type Flows struct {
 	lookups   [lookup.Unavailable + 1]atomic.Int64 // calls' lookups by status
 }
 
-// lookup looks a caller up for a call, and counts it.
-func (f *Flows) lookup(ctx context.Context, raw string) lookup.Result {
-	r := f.Directory.Lookup(ctx, raw)
+// lookup looks a caller up for a call on line, and counts it.
+func (f *Flows) lookup(ctx context.Context, raw string, line lookup.Line) lookup.Result {
+	r := f.Directory.LookupLine(ctx, raw, line)
 	if int(r.Status) < len(f.lookups) {
 		f.lookups[r.Status].Add(1)
 	}
@@ -110,20 +114,24 @@ func lookupDeadline(s *agi.Session, timeout time.Duration) time.Time {
 
 // Incoming is agi://…/incoming: it looks the caller up and sets the
 // ODOO_* variables and, when found, CALLERID(name), in one round trip.
-// agi_arg_1, when given, is read instead of the caller ID.
+// agi_arg_1, when given, is read instead of the caller ID; agi_arg_2, when
+// given, is the Odoo company of the called line. The PBX is the session's
+// peer: its number rules, company and users apply.
 func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 	st := f.Settings()
 	raw := s.Env("callerid")
 	if a := s.Arg(1); a != "" {
 		raw = a
 	}
+	pbx := st.PBXFor(s.Peer())
+	ln := line(s, pbx)
 	lctx, stop := withLazyDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
-	r := f.lookup(lctx, raw)
+	r := f.lookup(lctx, raw, ln)
 	stop()
 	if f.Live != nil {
-		f.Live.Incoming(s.Env("uniqueid"), raw, r)
+		f.Live.Incoming(pbx.Name, s.Env("uniqueid"), raw, ln.Company, r)
 	}
-	vars := f.IncomingVars(st, r, s.Env("calleridname"), raw)
+	vars := f.IncomingVars(st, pbx.Name, r, s.Env("calleridname"), raw)
 	if err := s.SetMany(ctx, vars); err != nil {
 		f.Logger.Warn("incoming: could not set the caller variables; the call goes on", "channel", s.Env("channel"), "err", err)
 		return
@@ -135,7 +143,8 @@ func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 
 // IncomingVars is the dialplan contract (docs/configuration.md, "Dialplan variables"). Every ODOO_* variable is
 // set on every call, so values from an earlier lookup never leak.
-func (f *Flows) IncomingVars(st *Settings, r lookup.Result, trunkName, raw string) []agi.Var {
+// The salesperson is rung only when their phones are on the call's PBX.
+func (f *Flows) IncomingVars(st *Settings, pbx string, r lookup.Result, trunkName, raw string) []agi.Var {
 	vars := make([]agi.Var, 0, 8)
 	vars = append(vars, agi.Var{Name: "ODOO_LOOKUP", Value: r.Status.String()}, agi.Var{Name: "ODOO_CALLER_E164", Value: r.E164})
 	var id, name, tags, exten, dial string
@@ -144,7 +153,7 @@ func (f *Flows) IncomingVars(st *Settings, r lookup.Result, trunkName, raw strin
 		id = strconv.Itoa(r.Partner.ID)
 		name = r.Partner.DisplayName
 		tags = lookup.TagList(r.Partner.Tags)
-		if u, ok := f.salesperson(st, r.Partner.SalespersonID); ok {
+		if u, ok := f.salesperson(st, r.Partner.SalespersonID); ok && u.PBX == pbx {
 			exten, dial = u.Exten, u.DialString()
 		}
 		if cid := st.Format.Name(r.Partner); cid != "" {
@@ -180,7 +189,7 @@ func (f *Flows) Outgoing(ctx context.Context, s *agi.Session) {
 		raw = s.Env("extension")
 	}
 	lctx, stop := withLazyDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
-	r := f.lookup(lctx, raw)
+	r := f.lookup(lctx, raw, line(s, st.PBXFor(s.Peer())))
 	stop()
 	vars := []agi.Var{
 		{Name: "ODOO_LOOKUP", Value: r.Status.String()},

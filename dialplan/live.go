@@ -27,8 +27,12 @@ const (
 
 // CallEvent is what one user sees of a call at one moment.
 type CallEvent struct {
-	ID          int64     `json:"id"`   // increasing, for resuming a stream
-	Call        string    `json:"call"` // the call's Linkedid: one card per call
+	ID   int64  `json:"id"`            // increasing, for resuming a stream
+	Call string `json:"call"`          // the call's Linkedid: one card per call (and PBX)
+	PBX  string `json:"pbx,omitempty"` // the PBX's name, when there are several
+	// CompanyID is the Odoo company of the called line, which a contact
+	// or lead made from the card belongs to; 0: none.
+	CompanyID   int       `json:"company_id,omitempty"`
 	State       string    `json:"state"`
 	Direction   string    `json:"direction"` // "in", or "out" for click-to-dial
 	Number      string    `json:"number"`    // E.164 when known
@@ -58,7 +62,7 @@ type Live struct {
 
 	mu      sync.Mutex
 	seq     int64
-	calls   map[string]*liveCall // by Linkedid
+	calls   map[string]*liveCall // by PBX and Linkedid
 	subs    map[string]map[chan CallEvent]struct{}
 	backlog map[string][]CallEvent // recent events per user, for resuming
 	history map[string][]CallEvent // the last calls per user, newest last
@@ -72,8 +76,9 @@ type HistoryStore interface {
 }
 
 type incomingLookup struct {
-	raw string
-	r   lookup.Result
+	raw     string
+	company int // the called line's
+	r       lookup.Result
 }
 
 type liveCall struct {
@@ -104,17 +109,23 @@ func (l *Live) init() {
 	})
 }
 
-// Incoming records the lookup an incoming session made, for the call's
-// cards. Flows calls it when Live is set.
-func (l *Live) Incoming(uniqueid, raw string, r lookup.Result) {
+// Incoming records the lookup an incoming session on pbx made, for the
+// call's cards, with the called line's company. Flows calls it when Live
+// is set.
+func (l *Live) Incoming(pbx, uniqueid, raw string, company int, r lookup.Result) {
 	l.init()
 	if uniqueid != "" {
-		l.lookups.Add(uniqueid, incomingLookup{raw, r})
+		l.lookups.Add(onPBX(pbx, uniqueid), incomingLookup{raw, company, r})
 	}
 }
 
-// Run reads manager events until they end or ctx does.
-func (l *Live) Run(ctx context.Context, events <-chan ami.Message) {
+// onPBX keys a Uniqueid or Linkedid by its PBX: two Asterisks may number
+// their channels alike.
+func onPBX(pbx, id string) string { return pbx + "\x00" + id }
+
+// Run reads the manager events of the PBX named pbx until they end or ctx
+// does.
+func (l *Live) Run(ctx context.Context, pbx string, events <-chan ami.Message) {
 	l.init()
 	for {
 		select {
@@ -124,21 +135,21 @@ func (l *Live) Run(ctx context.Context, events <-chan ami.Message) {
 			if !ok {
 				return
 			}
-			l.Handle(m)
+			l.Handle(pbx, m)
 		}
 	}
 }
 
-// Handle applies one manager event.
-func (l *Live) Handle(m ami.Message) {
+// Handle applies one manager event of the PBX named pbx.
+func (l *Live) Handle(pbx string, m ami.Message) {
 	l.init()
 	switch strings.ToLower(m.Get("Event")) {
 	case "dialbegin":
-		l.dialBegin(m)
+		l.dialBegin(pbx, m)
 	case "dialend":
-		l.dialEnd(m)
+		l.dialEnd(pbx, m)
 	case "hangup":
-		l.hangup(m)
+		l.hangup(pbx, m)
 	}
 }
 
@@ -148,26 +159,26 @@ func ownOriginate(channel string) bool {
 	return strings.HasPrefix(channel, "Local/ring@"+OriginateContext+"-")
 }
 
-func (l *Live) userOf(channel string) (User, bool) {
-	return l.Flows.Settings().Users.byChannel(channelOf(channel))
+func (l *Live) userOf(pbx, channel string) (User, bool) {
+	return l.Flows.Settings().Users.On(pbx).byChannel(channelOf(channel))
 }
 
-func (l *Live) dialBegin(m ami.Message) {
+func (l *Live) dialBegin(pbx string, m ami.Message) {
 	if ownOriginate(m.Get("Channel")) {
 		return
 	}
-	u, ok := l.userOf(m.Get("DestChannel"))
+	u, ok := l.userOf(pbx, m.Get("DestChannel"))
 	if !ok {
 		return
 	}
-	key := m.Get("Linkedid")
+	key := onPBX(pbx, m.Get("Linkedid"))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.calls[key]
 	if c == nil {
 		l.sweep()
 		c = &liveCall{key: key, caller: m.Get("Uniqueid"), rung: map[string]bool{}, started: time.Now()}
-		c.ev = l.describe(m)
+		c.ev = l.describe(pbx, m)
 		l.calls[key] = c
 	}
 	if c.rung[u.Login] || c.answeredBy != "" {
@@ -179,17 +190,27 @@ func (l *Live) dialBegin(m ami.Message) {
 
 // describe is the caller side of a new call: the incoming session's lookup
 // when there was one, else what the channel says.
-func (l *Live) describe(m ami.Message) CallEvent {
+func (l *Live) describe(pbx string, m ami.Message) CallEvent {
+	st := l.Flows.Settings()
 	ev := CallEvent{Call: m.Get("Linkedid"), Direction: "in", Number: m.Get("CallerIDNum")}
+	if p, ok := st.PBX(pbx); ok {
+		ev.CompanyID = p.Company
+	}
+	if st.Several() {
+		ev.PBX = pbx
+	}
 	if name := m.Get("CallerIDName"); name != "<unknown>" {
 		ev.Name = name
 	}
-	il, ok := l.lookups.Get(m.Get("Uniqueid"))
+	il, ok := l.lookups.Get(onPBX(pbx, m.Get("Uniqueid")))
 	if !ok {
-		il, ok = l.lookups.Get(m.Get("Linkedid"))
+		il, ok = l.lookups.Get(onPBX(pbx, m.Get("Linkedid")))
 	}
 	if !ok {
 		return ev
+	}
+	if il.company != 0 {
+		ev.CompanyID = il.company
 	}
 	if il.r.E164 != "" {
 		ev.Number = il.r.E164
@@ -197,7 +218,6 @@ func (l *Live) describe(m ami.Message) CallEvent {
 	if il.r.Status == lookup.Found {
 		p := il.r.Partner
 		ev.Name, ev.PartnerID, ev.Tags = p.DisplayName, p.ID, p.Tags
-		st := l.Flows.Settings()
 		if u, ok := l.Flows.salesperson(st, p.SalespersonID); ok {
 			ev.Salesperson = u.Login
 			if n := l.Flows.Directory.UserName(u.Login); n != "" {
@@ -208,18 +228,18 @@ func (l *Live) describe(m ami.Message) CallEvent {
 	return ev
 }
 
-func (l *Live) dialEnd(m ami.Message) {
+func (l *Live) dialEnd(pbx string, m ami.Message) {
 	if ownOriginate(m.Get("Channel")) || m.Get("DialStatus") != "ANSWER" {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := l.calls[m.Get("Linkedid")]
+	c := l.calls[onPBX(pbx, m.Get("Linkedid"))]
 	if c == nil || c.answeredBy != "" {
 		return
 	}
 	who := ""
-	if u, ok := l.userOf(m.Get("DestChannel")); ok {
+	if u, ok := l.userOf(pbx, m.Get("DestChannel")); ok {
 		who = u.Login
 	}
 	c.answeredBy = who
@@ -235,10 +255,10 @@ func (l *Live) dialEnd(m ami.Message) {
 	}
 }
 
-func (l *Live) hangup(m ami.Message) {
+func (l *Live) hangup(pbx string, m ami.Message) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	c := l.calls[m.Get("Linkedid")]
+	c := l.calls[onPBX(pbx, m.Get("Linkedid"))]
 	if c == nil || m.Get("Uniqueid") != c.caller {
 		return
 	}

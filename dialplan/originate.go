@@ -78,10 +78,13 @@ type CallResult struct {
 // originate channels at once, with each one's auto-answer header, and once
 // one answers, dials the number through the user's context.
 type Originator struct {
-	Settings   func() *Settings // the current users, name format and timeouts
-	Directory  Directory        // the partner's name for the phones' display
-	Normalizer lookup.Normalizer
-	Manager    Manager
+	Settings   func() *Settings  // the current users, name format and timeouts
+	Directory  Directory         // the partner's name for the phones' display
+	Normalizer lookup.Normalizer // when the user's PBX has no rules of its own
+	Manager    Manager           // the only PBX's, when Managers is nil
+	// Managers are each PBX's manager, by name: a user's calls go through
+	// their own PBX's, never another's.
+	Managers map[string]Manager
 	// LogCalls pushes the odoo-hangup handler on the second leg, so that
 	// the call log records the call.
 	LogCalls bool
@@ -107,7 +110,16 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	if len(chans) == 0 {
 		return CallResult{}, fmt.Errorf("%w: user %q has no channel with originate = true", ErrNoChannel, u.Login)
 	}
-	dialed, e164, err := o.target(req.Number)
+	mgr, norm := o.Manager, o.Normalizer
+	if o.Managers != nil {
+		if mgr = o.Managers[u.PBX]; mgr == nil {
+			return CallResult{}, fmt.Errorf("%w: PBX %q of user %q has no manager ([[pbx]] ami_secret)", ErrPBXDown, u.PBX, u.Login)
+		}
+	}
+	if p, ok := st.PBX(u.PBX); ok && p.Normalizer.Country != "" {
+		norm = p.Normalizer
+	}
+	dialed, e164, err := target(norm, req.Number)
 	if err != nil {
 		return CallResult{}, err
 	}
@@ -121,7 +133,11 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	calleeNum := e164
 	if e164 != "" {
 		lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
-		r := o.Directory.Lookup(lctx, e164)
+		var company int
+		if p, ok := st.PBX(u.PBX); ok {
+			company = p.Company
+		}
+		r := o.Directory.LookupLine(lctx, e164, lookup.Line{Company: company})
 		cancel()
 		if r.Status == lookup.Found {
 			res.Partner = st.Format.Name(r.Partner)
@@ -187,7 +203,7 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout+10*time.Second)
 	defer cancel()
-	out, err := o.Manager.Originate(actx, act)
+	out, err := mgr.Originate(actx, act)
 	switch {
 	case errors.Is(err, ami.ErrNotConnected):
 		return res, fmt.Errorf("%w: %v", ErrPBXDown, err)
@@ -198,7 +214,7 @@ func (o *Originator) Call(ctx context.Context, req CallRequest) (CallResult, err
 		return res, nil
 	}
 	res.Status, res.Detail = outcome(out, u, names, dialed, res.Context, timeout)
-	o.log().Info("click-to-dial", "user", u.Login, "number", dialed, "status", res.Status, "reason", out.Reason)
+	o.log().Info("click-to-dial", "user", u.Login, "pbx", u.PBX, "number", dialed, "status", res.Status, "reason", out.Reason)
 	return res, nil
 }
 
@@ -252,8 +268,8 @@ func (o *Originator) log() *slog.Logger {
 // target turns a requested number into what the PBX dials, and its E.164
 // form when it is a phone number. Short numbers are extensions, dialed as
 // they are.
-func (o *Originator) target(raw string) (dialed, e164 string, err error) {
-	e164, err = o.Normalizer.Caller(raw)
+func target(n lookup.Normalizer, raw string) (dialed, e164 string, err error) {
+	e164, err = n.Caller(raw)
 	switch {
 	case errors.Is(err, lookup.ErrInternal):
 		digits := strings.Map(func(r rune) rune {
@@ -266,7 +282,7 @@ func (o *Originator) target(raw string) (dialed, e164 string, err error) {
 	case err != nil:
 		return "", "", fmt.Errorf("%w: %q (%v)", ErrBadNumber, raw, err)
 	}
-	dialed, err = o.Normalizer.Dialable(e164)
+	dialed, err = n.Dialable(e164)
 	if err != nil {
 		return "", "", fmt.Errorf("%w: %q (%v)", ErrBadNumber, raw, err)
 	}

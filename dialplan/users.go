@@ -25,6 +25,7 @@ type User struct {
 	// digest password, handed to that user's own signed-in page only.
 	WebRTC       string
 	WebRTCSecret string
+	PBX          string // the name of the PBX the user's phones are on
 }
 
 // DialString joins the user's channels with '&', ready for Dial(); the
@@ -42,6 +43,18 @@ func (u User) DialString() string {
 
 // Users is the PBX user table.
 type Users []User
+
+// On keeps the users of the PBX named pbx: only they can be rung, or
+// matched to a channel, from its calls.
+func (us Users) On(pbx string) Users {
+	out := make(Users, 0, len(us))
+	for _, u := range us {
+		if u.PBX == pbx {
+			out = append(out, u)
+		}
+	}
+	return out
+}
 
 // Logins lists the users' Odoo logins.
 func (us Users) Logins() []string {

@@ -257,7 +257,8 @@ func cmdLookup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	st := flows.Settings()
 	raw := fs.Arg(0)
 	lctx, cancel := context.WithTimeout(ctx, st.LookupTimeout)
-	r := dir.Lookup(lctx, raw)
+	pbx := st.PBXs[0] // the first PBX's rules and company
+	r := dir.LookupLine(lctx, raw, lookup.Line{Normalizer: &pbx.Normalizer, Company: pbx.Company})
 	cancel()
 	fmt.Fprintf(stdout, "caller ID  %s\nE.164      %s\nresult     %s", raw, cmp.Or(r.E164, "-"), r.Status)
 	if r.Reason != nil {
@@ -267,7 +268,7 @@ func cmdLookup(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stdout, " (%d partners have this number)", r.Matches)
 	}
 	fmt.Fprintln(stdout, "\n\nAsterisk would get:")
-	for _, v := range flows.IncomingVars(st, r, "", raw) {
+	for _, v := range flows.IncomingVars(st, pbx.Name, r, "", raw) {
 		fmt.Fprintf(stdout, "  %-24s %s\n", v.Name, v.Value)
 	}
 	if r.Status == lookup.Unavailable {

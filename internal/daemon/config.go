@@ -65,12 +65,11 @@ type Config struct {
 		CacheFile       string   `toml:"cache_file"`
 		Timeout         Duration `toml:"timeout"`
 	} `toml:"odoo"`
-	PBX struct {
-		Country           string `toml:"country"`
-		InternalMaxDigits int    `toml:"internal_max_digits"`
-		DialFormat        string `toml:"dial_format"`
-		OutPrefix         string `toml:"out_prefix"`
-	} `toml:"pbx"`
+	// PBX is [pbx], the one PBX; PBXs are the [[pbx]] entries, when the
+	// file has them instead (pbx.go).
+	PBX    PBXConfig      `toml:"-"`
+	PBXs   []PBXConfig    `toml:"-"`
+	PBXRaw toml.Primitive `toml:"pbx"`
 	CallerID struct {
 		Format           string `toml:"format"`
 		MaxLength        int    `toml:"max_length"`
@@ -125,7 +124,7 @@ type Config struct {
 	Users []UserConfig `toml:"users"`
 
 	Path    string `toml:"-"` // the file it was read from, for messages
-	allow   []netip.Prefix
+	allow   []netip.Prefix // every PBX's FastAGI peers
 	proxies []netip.Prefix
 }
 
@@ -139,6 +138,7 @@ type UserConfig struct {
 	// WebRTCSecret its digest password.
 	WebRTC       string `toml:"webrtc"`
 	WebRTCSecret string `toml:"webrtc_secret"`
+	PBX          string `toml:"pbx"` // the [[pbx]] name its phones are on
 }
 
 // ChannelConfig is one [[users.channels]] entry.
@@ -168,9 +168,7 @@ func DefaultConfig() *Config {
 	c.Odoo.IndexSize = 1_000_000
 	c.Odoo.CacheFile = "/var/lib/odoo-agi/index.snapshot"
 	c.Odoo.Timeout.Duration = 30 * time.Second
-	c.PBX.Country = "BE"
-	c.PBX.InternalMaxDigits = 6
-	c.PBX.DialFormat = "national"
+	c.PBX = defaultPBX()
 	c.CallerID.Format = "{display_name}"
 	c.AMI.Address = "127.0.0.1:5038"
 	c.AMI.User = "odoo"
@@ -222,6 +220,9 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, err
 	}
 	md, err := toml.Decode(string(data), c)
+	if err == nil {
+		err = c.decodePBX(md)
+	}
 	if err != nil {
 		keys := scanKeys(data)
 		if msg := typeError(path, keys, err); msg != "" {
@@ -294,9 +295,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("[agi] listen = %q: want host:port, e.g. 127.0.0.1:4573", c.AGI.Listen)
 	}
 	var err error
-	if c.allow, err = prefixes("[agi] allow", c.AGI.Allow); err != nil {
-		return err
-	}
 	if c.proxies, err = prefixes("[web] trusted_proxies", c.Web.TrustedProxies); err != nil {
 		return err
 	}
@@ -334,15 +332,8 @@ func (c *Config) Validate() error {
 	if c.Odoo.IndexSize < 1 {
 		return fmt.Errorf("[odoo] index_size = %d: want at least 1", c.Odoo.IndexSize)
 	}
-	if !lookup.ValidCountry(strings.ToUpper(c.PBX.Country)) {
-		return fmt.Errorf("[pbx] country = %q: want an ISO 3166-1 alpha-2 code such as BE, FR or US", c.PBX.Country)
-	}
-	c.PBX.Country = strings.ToUpper(c.PBX.Country)
-	if c.PBX.DialFormat != "national" && c.PBX.DialFormat != "e164" {
-		return fmt.Errorf("[pbx] dial_format = %q: want \"national\" or \"e164\"", c.PBX.DialFormat)
-	}
-	if strings.Trim(c.PBX.OutPrefix, "0123456789*#") != "" {
-		return fmt.Errorf("[pbx] out_prefix = %q: want digits, * or #", c.PBX.OutPrefix)
+	if err := c.validatePBXs(); err != nil {
+		return err
 	}
 	if c.AMI.Secret != "" {
 		if _, _, err := net.SplitHostPort(c.AMI.Address); err != nil {
@@ -444,7 +435,10 @@ func (c *Config) Validate() error {
 func (c *Config) users() dialplan.Users {
 	var us dialplan.Users
 	for _, u := range c.Users {
-		du := dialplan.User{Login: u.Login, Exten: u.Exten, Admin: u.Admin, WebRTC: u.WebRTC, WebRTCSecret: u.WebRTCSecret}
+		du := dialplan.User{Login: u.Login, Exten: u.Exten, Admin: u.Admin, WebRTC: u.WebRTC, WebRTCSecret: u.WebRTCSecret, PBX: u.PBX}
+		if du.PBX == "" && len(c.PBXs) == 1 {
+			du.PBX = c.PBXs[0].Name
+		}
 		for _, ch := range u.Channels {
 			ctx := ch.Context
 			if ctx == "" {
@@ -478,12 +472,13 @@ func (c *Config) unknownPartner() (int, error) {
 	return id, nil
 }
 
-func (c *Config) normalizer() lookup.Normalizer {
-	return lookup.Normalizer{Country: c.PBX.Country, InternalMaxDigits: c.PBX.InternalMaxDigits, DialFormat: c.PBX.DialFormat, OutPrefix: c.PBX.OutPrefix}
-}
+// normalizer reads numbers by [pbx], or the first [[pbx]]: the index reads
+// partners' numbers that have no country with it.
+func (c *Config) normalizer() lookup.Normalizer { return c.pbxList()[0].normalizer() }
 
 func (c *Config) settings() dialplan.Settings {
 	return dialplan.Settings{
+		PBXs:          c.dialplanPBXs(),
 		Users:         c.users(),
 		Format:        dialplan.NameFormat{Template: c.CallerID.Format, MaxLength: c.CallerID.MaxLength, ASCII: c.CallerID.ASCII},
 		Geolocate:     c.CallerID.GeolocateUnknown,

@@ -51,7 +51,8 @@ type Daemon struct {
 	Directory  *lookup.Directory
 	Flows      *dialplan.Flows
 	AGI        *agi.Server
-	AMI        *ami.Client // nil when [ami] secret is empty
+	AMI        *ami.Client // the first PBX's manager; nil when no PBX has a secret
+	Managers   []Manager   // every PBX's manager, in config order
 	Originator *dialplan.Originator
 	Spool      *calllog.Spool // nil when the call log is off
 	Retry      *calllog.Spool // calls retried on their own
@@ -106,8 +107,17 @@ func New(c *Config, o Options) (_ *Daemon, err error) {
 		}
 		d.Flows.Recorder = d.Spool
 	}
-	d.AMI = c.AMIClient(d.Log)
+	d.Managers = c.ManagerClients(d.Log)
+	if len(d.Managers) > 0 {
+		d.AMI = d.Managers[0].Client
+	}
 	d.Originator = c.Originator(d.Flows, d.AMI, d.Log)
+	if len(c.PBXs) > 0 {
+		d.Originator.Managers = map[string]dialplan.Manager{}
+		for _, m := range d.Managers {
+			d.Originator.Managers[m.PBX] = m.Client
+		}
+	}
 	d.Originator.LogCalls = d.Spool != nil
 	if d.agiLn == nil {
 		if d.agiLn, err = net.Listen("tcp", c.AGI.Listen); err != nil {
@@ -117,7 +127,7 @@ func New(c *Config, o Options) (_ *Daemon, err error) {
 	if err := d.openAPI(c); err != nil {
 		return nil, err
 	}
-	d.metrics.watch(d.Flows, d.Directory, d.AMI, d.Spool, d.Retry, d.Deliverer)
+	d.metrics.watch(d.Flows, d.Directory, d.Managers, d.Spool, d.Retry, d.Deliverer)
 	return d, nil
 }
 
@@ -207,13 +217,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if c := d.started; c.Recordings.Dir != "" {
 		goRun(func() { keepRecordings(ctx, d.Log, c.Recordings.Dir, c.Recordings.Keep.Duration) })
 	}
-	if d.AMI != nil {
-		goRun(func() { d.AMI.Run(ctx) })
+	for _, m := range d.Managers {
+		goRun(func() { m.Client.Run(ctx) })
 		if d.Live != nil {
-			events := d.AMI.Subscribe(ctx, "DialBegin", "DialEnd", "Hangup")
-			goRun(func() { d.Live.Run(ctx, events) })
+			events := m.Client.Subscribe(ctx, "DialBegin", "DialEnd", "Hangup")
+			goRun(func() { d.Live.Run(ctx, m.PBX, events) })
 		}
-	} else {
+	}
+	if len(d.Managers) == 0 {
 		d.Log.Info("click-to-dial off: set [ami] secret to enable it")
 	}
 	if d.Deliverer != nil {
@@ -274,8 +285,8 @@ func (d *Daemon) Close() {
 			sp.Close()
 		}
 	}
-	if d.AMI != nil {
-		d.AMI.Close()
+	for _, m := range d.Managers {
+		m.Client.Close()
 	}
 	if d.History != nil {
 		d.History.Close()

@@ -37,6 +37,7 @@ func configKeys(t reflect.Type, section string, out map[string]bool) {
 func TestTheDocsNameOnlyKeysThatExist(t *testing.T) {
 	keys := map[string]bool{}
 	configKeys(reflect.TypeOf(Config{}), "", keys)
+	configKeys(reflect.TypeOf(PBXConfig{}), "pbx", keys) // [pbx] or [[pbx]]
 	if !keys["odoo api_key"] || !keys["web trusted_proxies"] || !keys["users login"] {
 		t.Fatalf("the key list is wrong: %v", keys)
 	}

@@ -1,5 +1,7 @@
 package daemon
 
+import "time"
+
 // health is /healthz: the index, AMI, AGI and call-log state, no secrets.
 // It is not ok while no name can be resolved at all.
 func (d *Daemon) health() (any, bool) {
@@ -14,14 +16,15 @@ func (d *Daemon) health() (any, bool) {
 			"loaded": st.Loaded, "last_sync": st.LastSync, "last_error": st.LastError},
 		"agi": map[string]any{"active_sessions": d.AGI.ActiveSessions()},
 	}
-	if d.AMI != nil {
-		as := d.AMI.State()
-		doc["ami"] = map[string]any{"configured": true, "connected": as.Connected, "since": as.Since, "last_error": as.LastError}
-		if !as.Connected {
+	pbxs := d.PBXStates()
+	for _, p := range pbxs {
+		if p.AMI.Configured && !p.AMI.Connected {
 			status = "degraded"
 		}
-	} else {
-		doc["ami"] = map[string]any{"configured": false}
+	}
+	doc["ami"] = pbxs[0].AMI // the first PBX's, as with one
+	if len(pbxs) > 1 {
+		doc["pbxs"] = pbxs // which manager is down
 	}
 	if d.Spool != nil {
 		ss, rs, ds := d.Spool.Stats(), d.Retry.Stats(), d.Deliverer.Stats()
@@ -39,4 +42,35 @@ func (d *Daemon) health() (any, bool) {
 	}
 	doc["status"] = status
 	return doc, st.Loaded
+}
+
+// PBXState is one PBX as /healthz and the status view show it.
+type PBXState struct {
+	Name string   `json:"name"`
+	AMI  AMIState `json:"ami"`
+}
+
+// AMIState is a manager connection's state.
+type AMIState struct {
+	Configured bool      `json:"configured"`
+	Connected  bool      `json:"connected"`
+	Since      time.Time `json:"since,omitzero"`
+	LastError  string    `json:"last_error,omitempty"`
+}
+
+// PBXStates lists every PBX of the running config, in its order, with
+// its manager's state.
+func (d *Daemon) PBXStates() []PBXState {
+	var out []PBXState
+	for _, p := range d.started.pbxList() {
+		st := PBXState{Name: p.Name}
+		for _, m := range d.Managers {
+			if m.PBX == p.Name {
+				as := m.Client.State()
+				st.AMI = AMIState{Configured: true, Connected: as.Connected, Since: as.Since, LastError: as.LastError}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
 }

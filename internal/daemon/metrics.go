@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/odoo-agi/odoo-agi/agi"
-	"github.com/odoo-agi/odoo-agi/ami"
 	"github.com/odoo-agi/odoo-agi/calllog"
 	"github.com/odoo-agi/odoo-agi/dialplan"
 	"github.com/odoo-agi/odoo-agi/lookup"
@@ -52,9 +51,9 @@ func newMetrics(routed func(string) bool) *metrics {
 	return m
 }
 
-// watch adds the state read at scrape time; mgr, spool and d may be nil.
-func (m *metrics) watch(flows *dialplan.Flows, dir *lookup.Directory, mgr *ami.Client, spool, retry *calllog.Spool, d *calllog.Deliverer) {
-	m.reg.MustRegister(&stateCollector{flows: flows, dir: dir, mgr: mgr, spool: spool, retry: retry, d: d})
+// watch adds the state read at scrape time; mgrs may be empty, spool and d nil.
+func (m *metrics) watch(flows *dialplan.Flows, dir *lookup.Directory, mgrs []Manager, spool, retry *calllog.Spool, d *calllog.Deliverer) {
+	m.reg.MustRegister(&stateCollector{flows: flows, dir: dir, mgrs: mgrs, spool: spool, retry: retry, d: d})
 }
 
 // session counts one FastAGI session. Its route label is a registered route,
@@ -104,7 +103,7 @@ func (m *metrics) handler() http.Handler {
 type stateCollector struct {
 	flows *dialplan.Flows
 	dir   *lookup.Directory
-	mgr   *ami.Client
+	mgrs  []Manager
 	spool *calllog.Spool
 	retry *calllog.Spool
 	d     *calllog.Deliverer
@@ -117,7 +116,7 @@ var (
 	descPartners  = prometheus.NewDesc("odoo_agi_index_partners", "Partners in the in-memory index.", nil, nil)
 	descComplete  = prometheus.NewDesc("odoo_agi_index_complete", "1 when the index holds every number (a miss needs no Odoo query).", nil, nil)
 	descLastSync  = prometheus.NewDesc("odoo_agi_index_last_sync_timestamp_seconds", "Time of the last successful sync or refresh.", nil, nil)
-	descAMI       = prometheus.NewDesc("odoo_agi_ami_connected", "1 while logged in to the Asterisk manager.", nil, nil)
+	descAMI       = prometheus.NewDesc("odoo_agi_ami_connected", "1 while logged in to the Asterisk manager (of the PBX named pbx, when there are several).", []string{"pbx"}, nil)
 	descPending   = prometheus.NewDesc("odoo_agi_calllog_spool_pending_bytes", "Call-log bytes waiting for Odoo.", nil, nil)
 	descSpooled   = prometheus.NewDesc("odoo_agi_calllog_spooled_total", "Calls written to the spool.", nil, nil)
 	descDropped   = prometheus.NewDesc("odoo_agi_calllog_dropped_total", "Calls dropped: spool full or corrupt.", nil, nil)
@@ -148,8 +147,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if !s.LastSync.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descLastSync, prometheus.GaugeValue, float64(s.LastSync.UnixNano())/1e9)
 	}
-	if c.mgr != nil {
-		ch <- prometheus.MustNewConstMetric(descAMI, prometheus.GaugeValue, b2f(c.mgr.State().Connected))
+	for _, m := range c.mgrs {
+		ch <- prometheus.MustNewConstMetric(descAMI, prometheus.GaugeValue, b2f(m.Client.State().Connected), m.PBX)
 	}
 	if c.spool != nil {
 		ss, rs, ds := c.spool.Stats(), c.retry.Stats(), c.d.Stats()

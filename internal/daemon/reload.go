@@ -44,7 +44,7 @@ func restartSections(started, c *Config) []string {
 		name     string
 		old, new any
 	}{
-		{"[agi]", oldAGI, newAGI}, {"[odoo]", started.Odoo, c.Odoo}, {"[pbx]", started.PBX, c.PBX},
+		{"[agi]", oldAGI, newAGI}, {"[odoo]", started.Odoo, c.Odoo}, {"[pbx]", started.PBX, c.PBX}, {"[[pbx]]", started.PBXs, c.PBXs},
 		{"[ami]", started.AMI, c.AMI}, {"[api]", started.API, c.API}, {"[calllog]", started.CallLog, c.CallLog}, {"[log]", started.Log, c.Log},
 		{"[web]", started.Web, c.Web}, {"[webrtc]", started.WebRTC, c.WebRTC},
 	} {

@@ -40,13 +40,13 @@ func (c *Config) Directory(o lookup.Odoo, log *slog.Logger) *lookup.Directory {
 	}, o)
 }
 
-// AMIClient is the manager client for [ami], or nil when its secret is
-// empty (click-to-dial off).
+// AMIClient is the first PBX's manager client, or nil when it has no
+// secret (click-to-dial off).
 func (c *Config) AMIClient(log *slog.Logger) *ami.Client {
-	if c.AMI.Secret == "" {
-		return nil
+	if ms := c.ManagerClients(log); len(ms) > 0 && ms[0].PBX == c.pbxList()[0].Name {
+		return ms[0].Client
 	}
-	return &ami.Client{Addr: c.AMI.Address, Username: c.AMI.User, Secret: c.AMI.Secret, Logger: log, Trace: true}
+	return nil
 }
 
 // Originator places click-to-dial calls with flows' settings through mgr,
