@@ -67,9 +67,9 @@ type Config struct {
 	} `toml:"odoo"`
 	// PBX is [pbx], the one PBX; PBXs are the [[pbx]] entries, when the
 	// file has them instead (pbx.go).
-	PBX    PBXConfig      `toml:"-"`
-	PBXs   []PBXConfig    `toml:"-"`
-	PBXRaw toml.Primitive `toml:"pbx"`
+	PBX      PBXConfig      `toml:"-"`
+	PBXs     []PBXConfig    `toml:"-"`
+	PBXRaw   toml.Primitive `toml:"pbx"`
 	CallerID struct {
 		Format           string `toml:"format"`
 		MaxLength        int    `toml:"max_length"`
@@ -123,7 +123,7 @@ type Config struct {
 	} `toml:"calllog"`
 	Users []UserConfig `toml:"users"`
 
-	Path    string `toml:"-"` // the file it was read from, for messages
+	Path    string         `toml:"-"` // the file it was read from, for messages
 	allow   []netip.Prefix // every PBX's FastAGI peers
 	proxies []netip.Prefix
 }
