@@ -7,6 +7,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/contact"
@@ -91,6 +92,9 @@ type callerRequest struct {
 	Number string `json:"number"`
 	Name   string `json:"name"`
 	AddTo  int    `json:"add_to,omitempty"` // /contacts: an existing contact to take the number
+	// CompanyID is the card's called-line company; only a company a PBX
+	// serves is taken.
+	CompanyID int `json:"company_id,omitempty"`
 }
 
 // callerAction reads a card's action: the page script's session, and a
@@ -121,8 +125,13 @@ func (s *Server) callerAction(w http.ResponseWriter, r *http.Request) (cr contac
 		fail(w, http.StatusUnprocessableEntity, contact.Hint(contact.ErrNotNumber))
 		return cr, 0, false
 	}
+	if req.CompanyID != 0 && !slices.Contains(s.Web.Companies, req.CompanyID) {
+		fail(w, http.StatusUnprocessableEntity, "company_id is not the company of any PBX's lines")
+		return cr, 0, false
+	}
 	u := s.user(sess)
-	return contact.Request{E164: e164, Name: req.Name, Login: u.Login, UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login)}, req.AddTo, true
+	return contact.Request{E164: e164, Name: req.Name, Login: u.Login, UserName: cmp.Or(s.Web.Directory.UserName(u.Login), u.Login),
+		CompanyID: req.CompanyID}, req.AddTo, true
 }
 
 // leadsOn reports, from a check made at most every 5 minutes, whether the

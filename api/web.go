@@ -68,6 +68,9 @@ type Web struct {
 	Contacts *contact.Maker
 	// Recordings is the folder of the calls' recordings; "" = none.
 	Recordings string
+	// Companies are the Odoo companies the PBXs' lines serve: a card's
+	// contact or lead may be made in one of them.
+	Companies []int
 }
 
 // Authenticator checks an Odoo login and password (or API key), where uid

@@ -45,6 +45,10 @@ type Request struct {
 	Name     string // the name the user typed; "" takes the number
 	Login    string // the user who clicked: the contact's salesperson
 	UserName string // their name, for the chatter line
+	// CompanyID is the called line's Odoo company, which the contact or
+	// lead belongs to; 0 leaves it shared. Odoo never takes it from the
+	// context: it must be in the values.
+	CompanyID int
 }
 
 // Result is the contact, new or the one that already had the number.
@@ -76,6 +80,9 @@ func (m *Maker) create(ctx context.Context, req Request, extra map[string]any, c
 		name = lookup.Pretty(req.E164)
 	}
 	vals := map[string]any{"name": name, "phone": req.E164}
+	if req.CompanyID > 0 {
+		vals["company_id"] = req.CompanyID
+	}
 	for k, v := range extra {
 		vals[k] = v
 	}
@@ -215,6 +222,9 @@ func (m *Maker) Lead(ctx context.Context, req Request) (Result, error) {
 	}
 	who := strings.TrimSpace(req.Name)
 	vals := map[string]any{"name": "Call from " + cmp.Or(who, lookup.Pretty(req.E164)), "phone": req.E164}
+	if req.CompanyID > 0 {
+		vals["company_id"] = req.CompanyID
+	}
 	if who != "" {
 		vals["contact_name"] = who
 	}

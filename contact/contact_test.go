@@ -192,3 +192,37 @@ func TestCreateLeadFollowsTheSystemAccountsSalesRights(t *testing.T) {
 		t.Errorf("%d lead notes naming john, want 2", notes)
 	}
 }
+
+// TestAContactAndALeadTakeTheCalledLinesCompany: Odoo gives a new partner
+// no company from the context; the called line's company is in the values,
+// and a company the account lacks is refused.
+func TestAContactAndALeadTakeTheCalledLinesCompany(t *testing.T) {
+	w := newWorld(t)
+	branch := w.odoo.AddCompany("ACME France")
+	w.odoo.SetCompanies("asterisk1", 1, branch)
+	w.odoo.SetCRM(true)
+	w.odoo.SetSales("asterisk1", odootest.SalesAll)
+	ctx := context.Background()
+	req := contact.Request{E164: "+33145678901", Name: "Jean Dupont", Login: "john", UserName: "John Seller", CompanyID: branch}
+	res, err := w.maker.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := w.odoo.Partner(res.ID); p.CompanyID != branch {
+		t.Errorf("the contact's company: %d, want %d", p.CompanyID, branch)
+	}
+	if r := w.dir.Lookup(ctx, "+33145678901"); r.Status != lookup.Found {
+		t.Errorf("the company-2 contact is not found at once: %v", r.Status)
+	}
+	req.E164 = "+33145678902"
+	if _, err := w.maker.Lead(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if ls := w.odoo.Leads(); len(ls) != 1 || ls[0].CompanyID != branch {
+		t.Errorf("the lead: %+v, want company %d", ls, branch)
+	}
+	req.E164, req.CompanyID = "+33145678903", branch+1
+	if _, err := w.maker.Create(ctx, req); !errors.Is(err, odoo.ErrAccess) {
+		t.Errorf("a company the account lacks: %v, want Odoo's access error", err)
+	}
+}

@@ -16,7 +16,7 @@ import (
 
 // NameFormat turns a partner into the caller name phones show.
 type NameFormat struct {
-	Template  string // {display_name}, {name}, {company}; default "{display_name}"
+	Template  string // {display_name}, {name}, {company}, {odoo_company}; default "{display_name}"
 	MaxLength int    // in characters; 0 is no limit
 	ASCII     bool   // transliterate for phones that cannot show UTF-8
 }
@@ -35,7 +35,9 @@ func (f NameFormat) Name(p lookup.Partner) string {
 	return f.finish(s)
 }
 
-// expand fills {display_name}, {name} and {company} in a template, once
+// expand fills {display_name}, {name}, {company} (the contact's commercial
+// company) and {odoo_company} (the Odoo company it belongs to) in a
+// template, once
 // per call and on every call: it builds no replacer.
 func expand(t string, p lookup.Partner) string {
 	if t == "{display_name}" {
@@ -60,6 +62,9 @@ func expand(t string, p lookup.Partner) string {
 		case strings.HasPrefix(t, "{company}"):
 			b.WriteString(p.Company)
 			t = t[len("{company}"):]
+		case strings.HasPrefix(t, "{odoo_company}"):
+			b.WriteString(p.CompanyName)
+			t = t[len("{odoo_company}"):]
 		default:
 			b.WriteByte('{')
 			t = t[1:]

@@ -14,7 +14,7 @@ func nameReference(f NameFormat, p lookup.Partner) string {
 	if t == "" {
 		t = "{display_name}"
 	}
-	s := strings.NewReplacer("{display_name}", p.DisplayName, "{name}", p.Name, "{company}", p.Company).Replace(t)
+	s := strings.NewReplacer("{display_name}", p.DisplayName, "{name}", p.Name, "{company}", p.Company, "{odoo_company}", p.CompanyName).Replace(t)
 	s = strings.Join(strings.Fields(s), " ")
 	s = strings.Trim(s, " ,-")
 	return f.finish(s)
@@ -25,9 +25,10 @@ func FuzzNameMatchesReference(f *testing.F) {
 	f.Add("{name} ({company})", " a\tb ", "{company}", "{name}", uint8(12))
 	f.Add("{display_name}{", "x\u00a0y", "", "", uint8(3))
 	f.Add("{{name}}{nam}{company", "", " - ", ",", uint8(1))
+	f.Add("{name} ({odoo_company})", "", "Jean", "ACME France", uint8(0))
 	f.Fuzz(func(t *testing.T, template, display, name, company string, max uint8) {
 		nf := NameFormat{Template: template, MaxLength: int(max % 40)}
-		p := lookup.Partner{DisplayName: display, Name: name, Company: company}
+		p := lookup.Partner{DisplayName: display, Name: name, Company: company, CompanyName: "Odoo " + company}
 		if got, want := nf.Name(p), nameReference(nf, p); got != want {
 			t.Fatalf("Name = %q, the reference gives %q", got, want)
 		}

@@ -117,20 +117,22 @@ type Directory struct {
 	loaded atomic.Bool // a sync or a snapshot ever filled the index
 	wmu    sync.Mutex  // one writer of the index at a time
 
-	mu        sync.Mutex // the fields below, never held while a lookup waits
-	lastWrite int64      // newest write_date seen, Unix seconds
-	countries map[int]string
-	tags      map[int]string
-	companies atomic.Pointer[map[int]string] // the account's Odoo companies, by id
-	users     map[string]int                 // login → res.users id
-	userNames map[string]string              // login → the user's name in Odoo
-	fields    []string
-	refreshes int
-	lastSync  time.Time
-	lastErr   error
-	pending   map[string]chan struct{} // live searches in flight
-	synced    chan struct{}            // closed by the first full sync
-	syncOnce  sync.Once
+	mu         sync.Mutex // the fields below, never held while a lookup waits
+	lastWrite  int64      // newest write_date seen, Unix seconds
+	countries  map[int]string
+	tags       map[int]string
+	companies  atomic.Pointer[map[int]string] // the account's Odoo companies, by id
+	perCompany map[int]int                    // partners with numbers by company, of countedIx
+	countedIx  *index
+	users      map[string]int    // login → res.users id
+	userNames  map[string]string // login → the user's name in Odoo
+	fields     []string
+	refreshes  int
+	lastSync   time.Time
+	lastErr    error
+	pending    map[string]chan struct{} // live searches in flight
+	synced     chan struct{}            // closed by the first full sync
+	syncOnce   sync.Once
 
 	norm  *lru.Cache[string, normResult]
 	neg   *expirable.LRU[string, struct{}]   // numbers a live search did not find
@@ -305,12 +307,18 @@ type CompanyCount struct {
 // partners (ID 0) and any company the account no longer sees.
 func (d *Directory) Companies() []CompanyCount {
 	ix := d.idx.Load()
-	counts := map[int]int{}
-	for _, p := range ix.partners {
-		if p.hasNumbers() {
-			counts[int(p.companyID)]++
+	d.mu.Lock()
+	counts := d.perCompany
+	if d.countedIx != ix { // counted once per published index
+		counts = map[int]int{}
+		for _, p := range ix.partners {
+			if p.hasNumbers() {
+				counts[int(p.companyID)]++
+			}
 		}
+		d.perCompany, d.countedIx = counts, ix
 	}
+	d.mu.Unlock()
 	names := *d.companies.Load()
 	out := make([]CompanyCount, 0, len(names)+1)
 	for id, name := range names {

@@ -189,7 +189,7 @@ function phonePage() {
       try {
         const r = await fetch("/contacts", {
           method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-          body: JSON.stringify({ number: ev.number, name: form.elements.name.value.trim(), add_to: addTo || 0 }),
+          body: JSON.stringify({ number: ev.number, name: form.elements.name.value.trim(), add_to: addTo || 0, company_id: ev.company_id || 0 }),
         });
         const out = await r.json().catch(() => ({}));
         if (!r.ok) throw new Error(out.error || `refused (${r.status})`);
@@ -210,7 +210,7 @@ function phonePage() {
         status.textContent = "Creating the lead…";
         const r = await fetch("/leads", {
           method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-          body: JSON.stringify({ number: ev.number, name: form.elements.name.value.trim() }),
+          body: JSON.stringify({ number: ev.number, name: form.elements.name.value.trim(), company_id: ev.company_id || 0 }),
         }).catch((err) => ({ ok: false, json: async () => ({ error: err.message }) }));
         const out = await r.json().catch(() => ({}));
         status.className = r.ok ? "small ok" : "small error";
@@ -277,13 +277,18 @@ function phonePage() {
   });
 
   const es = new EventSource("/events");
+  // data-live says whether calls reach this page now.
+  es.addEventListener("open", () => { document.body.dataset.live = "on"; });
+  es.addEventListener("error", () => { document.body.dataset.live = "off"; });
   es.addEventListener("call", (msg) => {
     const ev = JSON.parse(msg.data);
     if (ev.direction === "out") { remember(ev); return; }
-    let card = cards.get(ev.call);
+    // Two PBXs may give two calls one Linkedid: a card is a PBX's call.
+    const key = (ev.pbx ? ev.pbx + "/" : "") + ev.call;
+    let card = cards.get(key);
     if (!card) {
-      card = el("article", { "data-call": ev.call });
-      cards.set(ev.call, card);
+      card = el("article", { "data-call": ev.call, "data-pbx": ev.pbx || "" });
+      cards.set(key, card);
       live.prepend(card);
     }
     render(card, ev);
@@ -297,7 +302,7 @@ function phonePage() {
       // A card leaves 8 s after its call, unless the user is naming a new contact on it.
       const leave = () => {
         if (card.contains(document.activeElement) || card.querySelector("form.create input")?.value) { setTimeout(leave, 8000); return; }
-        card.remove(); cards.delete(ev.call); idle();
+        card.remove(); cards.delete(key); idle();
       };
       setTimeout(leave, 8000);
     }

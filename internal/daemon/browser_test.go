@@ -153,7 +153,10 @@ func signIn(t *testing.T, ctx context.Context, w *phoneWorld) {
 		chromedp.SendKeys(chromedp.ID("login"), "john"),
 		chromedp.SendKeys(chromedp.ID("password"), "john-password"),
 		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible(chromedp.ID("recent")))
+		chromedp.WaitVisible(chromedp.ID("recent")),
+		// Calls reach the page only once its event stream is open: an
+		// event sent before would never show.
+		chromedp.WaitReady(chromedp.CSS(`body[data-live="on"]`)))
 }
 
 func TestThePhonePageInABrowser(t *testing.T) {

@@ -165,6 +165,7 @@ func (d *Daemon) openAPI(c *Config) error {
 			Ping:        func(ctx context.Context) []api.Check { return Ping(ctx, d.Config()) },
 			Contacts:    &contact.Maker{Odoo: d.Odoo, Index: d.Directory, Logger: d.Log},
 			Recordings:  c.Recordings.Dir,
+			Companies:   c.companies(),
 		}
 		if ws := c.WebRTC.AsteriskWS; ws != "" {
 			d.SIP = &sipws.Relay{Upstream: ws, Logger: d.Log}

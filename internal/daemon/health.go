@@ -14,7 +14,8 @@ func (d *Daemon) health() (any, bool) {
 		"version": d.version,
 		"index": map[string]any{"numbers": st.Numbers, "partners": st.Partners, "complete": st.Complete,
 			"loaded": st.Loaded, "last_sync": st.LastSync, "last_error": st.LastError},
-		"agi": map[string]any{"active_sessions": d.AGI.ActiveSessions()},
+		"agi":       map[string]any{"active_sessions": d.AGI.ActiveSessions()},
+		"companies": d.Directory.Companies(),
 	}
 	pbxs := d.PBXStates()
 	for _, p := range pbxs {

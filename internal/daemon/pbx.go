@@ -219,3 +219,14 @@ func (c *Config) ManagerClients(log *slog.Logger) []Manager {
 	}
 	return out
 }
+
+// companies are the Odoo companies that the PBXs name, once each.
+func (c *Config) companies() []int {
+	var out []int
+	for _, p := range c.pbxList() {
+		if p.Company != 0 && !slices.Contains(out, p.Company) {
+			out = append(out, p.Company)
+		}
+	}
+	return out
+}
