@@ -39,6 +39,9 @@ type Server struct {
 	// answer calls with names at all.
 	Health  func() (doc any, ok bool)
 	Metrics http.Handler // GET /metrics when set: counts and states, no auth
+	// Cluster, when set, is POST /cluster/claim: another odoo-agi asks
+	// which of the two posts a call (it checks the shared secret).
+	Cluster http.Handler
 	Logger  *slog.Logger
 	// TLS, when set, serves HTTPS (see LoadTLS).
 	TLS *tls.Config
@@ -109,6 +112,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/originate", http.NewCrossOriginProtection().Handler(s.auth(http.HandlerFunc(s.originate))))
 	if s.Metrics != nil {
 		mux.Handle("GET /metrics", s.Metrics) // counts and states only, like /healthz
+	}
+	if s.Cluster != nil {
+		mux.Handle("POST /cluster/claim", s.Cluster)
 	}
 	if s.Web != nil {
 		s.webRoutes(mux)

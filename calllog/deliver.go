@@ -57,6 +57,9 @@ type Deliverer struct {
 	Odoo      Odoo
 	Directory Directory
 	Config    Config
+	// Claims, when set, decides with the other odoo-agi which one posts a
+	// call that both spooled.
+	Claims *Claims
 
 	mu            sync.Mutex
 	noteSubtypeID int
@@ -90,6 +93,16 @@ func (d *Deliverer) deliver(ctx context.Context, r *Record) error {
 		return err
 	}
 	defer release()
+	if d.Claims != nil {
+		mine, err := d.Claims.Acquire(ctx, r.Key())
+		if err != nil {
+			return err
+		}
+		if !mine {
+			d.skipped.Add(1) // another odoo-agi posts it
+			return nil
+		}
+	}
 	// The spool keeps the number as the PBX gave it; read it as a call would.
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	found := d.Directory.Lookup(lctx, r.Number)

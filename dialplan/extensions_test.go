@@ -210,7 +210,8 @@ func TestHangupArgumentsMatchTheFlow(t *testing.T) {
 	want := "agi://127.0.0.1:4573/hangup,${ARG1},${ARG2},${ARG3},${ARG4},${UNIQUEID},${CHANNEL(linkedid)},${DIALSTATUS},${ANSWEREDTIME},${DIALEDPEERNAME},${DIALEDPEERNUMBER},${FILTER(0-9A-Za-z*#+,${CALLERID(num)})}"
 	pushes := 0
 	for _, p := range parseExtensions(t, "../extensions_odoo.conf") {
-		if p.context == "odoo-hangup" && p.app == "AGI" && p.args != want {
+		second := strings.Replace(want, "127.0.0.1:4573", "${ODOO_AGI_SECOND}", 1) // the failover to a second odoo-agi
+		if p.context == "odoo-hangup" && p.app == "AGI" && p.args != want && p.args != second {
 			t.Errorf("line %d: odoo-hangup passes\n%s\nwant\n%s", p.line, p.args, want)
 		}
 		if strings.HasPrefix(p.args, "CHANNEL(hangup_handler_push)=odoo-hangup,s,1(") {

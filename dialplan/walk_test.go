@@ -214,6 +214,8 @@ type call struct {
 	depth      int                                 // nested B() handlers
 	recordings []string                            // MixMonitor's arguments
 	recordDir  string                              // what odoo-agi sets as ODOO_RECORD_DIR
+	down       map[string]bool                     // odoo-agi addresses that refuse: AGISTATUS=FAILURE
+	agiHosts   []string                            // the addresses AGI() was run against, in order
 }
 
 type frame struct {
@@ -320,7 +322,13 @@ func (c *call) run(context, exten string) string {
 			}
 		case "AGI":
 			parts := strings.Split(args, ",")
-			c.agi(c, strings.TrimPrefix(parts[0], "agi://127.0.0.1:4573/"), parts[1:])
+			host, script, _ := strings.Cut(strings.TrimPrefix(parts[0], "agi://"), "/")
+			c.agiHosts = append(c.agiHosts, host)
+			if c.vars["AGISTATUS"] = "SUCCESS"; c.down[host] {
+				c.vars["AGISTATUS"] = "FAILURE" // connection refused; the dialplan goes on
+				continue
+			}
+			c.agi(c, script, parts[1:])
 		case "Dial":
 			dargs := splitArgs(args)
 			if len(dargs) > 2 {
@@ -645,6 +653,39 @@ func TestRecordingsStartOnlyWhenOdooAgiSaysWhere(t *testing.T) {
 		}
 		if !c.reached("ext-group/600/1") {
 			t.Errorf("dir %q: the call did not go on: %v", dir, c.trace)
+		}
+	}
+}
+
+// TestASecondOdooAgiAnswersWhenTheFirstIsDown: with ODOO_AGI_SECOND set,
+// every AGI() of the snippet is tried there when the first odoo-agi
+// refuses; with it unset, or the first up, nothing changes.
+func TestASecondOdooAgiAnswersWhenTheFirstIsDown(t *testing.T) {
+	m := loadDialplan(t, 17)
+	for _, c := range []struct {
+		second    string
+		firstDown bool
+		wantHosts []string
+		wantName  string
+	}{
+		{"10.0.0.2:4573", true, []string{"127.0.0.1:4573", "10.0.0.2:4573"}, "ACME SA"},
+		{"10.0.0.2:4573", false, []string{"127.0.0.1:4573"}, "ACME SA"},
+		{"", true, []string{"127.0.0.1:4573"}, "Carrier"},
+	} {
+		call := newCall(t, m, true, noAnswer)
+		call.vars["CALLERID(name)"] = "Carrier"
+		call.vars["ODOO_AGI_SECOND"] = c.second
+		call.down = map[string]bool{"127.0.0.1:4573": c.firstDown}
+		call.run("from-trunk-odoo", "3220000000")
+		if !slices.Equal(call.agiHosts, c.wantHosts) || call.vars["CALLERID(name)"] != c.wantName {
+			t.Errorf("second %q, first down %v: incoming ran at %v, name %q; want %v, %q", c.second, c.firstDown, call.agiHosts, call.vars["CALLERID(name)"], c.wantHosts, c.wantName)
+		}
+		// The hangup handler, and a call out, fail over the same way.
+		for _, ctx := range []struct{ context, exten string }{{"odoo-hangup", "s"}, {"odoo-outgoing", "s"}} {
+			call.agiHosts = nil
+			if end := call.run(ctx.context, ctx.exten); !slices.Equal(call.agiHosts, c.wantHosts) {
+				t.Errorf("second %q, first down %v: %s ran at %v (%s); want %v", c.second, c.firstDown, ctx.context, call.agiHosts, end, c.wantHosts)
+			}
 		}
 	}
 }

@@ -121,6 +121,11 @@ type Config struct {
 		ActivityUser       string `toml:"activity_user"`
 		UnknownCallers     string `toml:"unknown_callers"`
 	} `toml:"calllog"`
+	Cluster struct {
+		Name   string   `toml:"name"`   // this instance's, unique among them
+		Peers  []string `toml:"peers"`  // the other instances' control API, e.g. "https://agi2:48008"
+		Secret string   `toml:"secret"` // the same on every instance
+	} `toml:"cluster"`
 	Users []UserConfig `toml:"users"`
 
 	Path    string         `toml:"-"` // the file it was read from, for messages
@@ -424,6 +429,22 @@ func (c *Config) Validate() error {
 		}
 		if !c.Web.Enabled {
 			return fmt.Errorf("[webrtc] asterisk_ws is set but [web] enabled = false: the softphone lives in the phone page")
+		}
+	}
+	if cl := c.Cluster; len(cl.Peers) > 0 {
+		if !pbxName.MatchString(cl.Name) {
+			return fmt.Errorf("[cluster] name = %q: give each odoo-agi its own name of letters, digits, _ . or -", cl.Name)
+		}
+		if len(cl.Secret) < 16 {
+			return fmt.Errorf("[cluster] secret must be at least 16 characters, the same on every instance")
+		}
+		if c.API.Listen == "" {
+			return fmt.Errorf("[cluster] peers need [api] listen: the instances claim calls over it")
+		}
+		for _, p := range cl.Peers {
+			if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
+				return fmt.Errorf("[cluster] peers: %q is not a control API address such as http://10.0.0.2:48008", p)
+			}
 		}
 	}
 	if c.CallerID.MaxLength < 0 {

@@ -141,6 +141,9 @@ func (d *Daemon) openAPI(c *Config) error {
 	d.api = &api.Server{User: c.API.User, PasswordHash: c.API.PasswordHash, Logger: d.Log, Metrics: d.metrics.handler(),
 		Caller: d.Originator, Health: d.health, TrustedProxies: c.proxies,
 		CallTimeout: func() time.Duration { return d.Flows.Settings().OriginateTimeout + 30*time.Second }}
+	if d.Deliverer != nil && d.Deliverer.Claims != nil {
+		d.api.Cluster = d.Deliverer.Claims
+	}
 	if c.Web.Enabled {
 		d.Live = &dialplan.Live{Flows: d.Flows, Logger: d.Log}
 		if c.History.File != "" {

@@ -87,6 +87,9 @@ func (c *Config) callLog(o calllog.Odoo, dir calllog.Directory, log *slog.Logger
 	d = &calllog.Deliverer{Odoo: o, Directory: dir, Config: calllog.Config{
 		MissedCallActivity: c.CallLog.MissedCallActivity, ActivityUser: c.CallLog.ActivityUser,
 		UnknownPartnerID: unknown, Logger: log, RecordingURL: c.recordingURL}}
+	if cl := c.Cluster; len(cl.Peers) > 0 {
+		d.Claims = &calllog.Claims{Self: cl.Name, Peers: cl.Peers, Secret: cl.Secret, Logger: log}
+	}
 	return sp, retry, d, nil
 }
 

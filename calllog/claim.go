@@ -1,0 +1,176 @@
+package calllog
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+)
+
+// Claims keep two or more odoo-agi that serve the same PBXs from posting
+// one call twice. Stock Odoo gives a least-rights account no unique key to
+// insert against (the marker search before a post is not atomic across
+// processes), so the instances decide among themselves: before it posts a
+// call, an instance asks every peer. A peer that holds the same call and
+// has not yielded keeps it if its name sorts first, and refuses; one that
+// owns it refuses; any other grants, and yields the call if it holds it.
+// Each side decides under one lock, with the same rule, so one of two
+// racing instances posts. Owned calls are remembered for an hour; after
+// that the marker search finds the note, long committed.
+type Claims struct {
+	Self   string   // this instance's name
+	Peers  []string // the other instances' control API base URLs
+	Secret string   // shared by all instances, sent as a bearer token
+	// Grace is how long a peer may be unreachable before calls are posted
+	// without its answer (a dead peer posts nothing); default 2m.
+	Grace  time.Duration
+	Client *http.Client
+	Logger *slog.Logger
+
+	once      sync.Once
+	mu        sync.Mutex
+	calls     *expirable.LRU[string, claimState]
+	unreached map[string]time.Time // since when each peer has not answered
+}
+
+type claimState int
+
+const (
+	holding claimState = iota + 1 // spooled here, asking the peers
+	owned                         // every peer granted: this instance posts it
+	yielded                       // a peer posts it
+)
+
+func (c *Claims) init() {
+	c.once.Do(func() {
+		c.calls = expirable.NewLRU[string, claimState](100_000, nil, time.Hour)
+		c.unreached = map[string]time.Time{}
+		if c.Client == nil {
+			c.Client = &http.Client{Timeout: 5 * time.Second}
+		}
+		if c.Grace <= 0 {
+			c.Grace = 2 * time.Minute
+		}
+		if c.Logger == nil {
+			c.Logger = slog.Default()
+		}
+	})
+}
+
+// Acquire reports whether this instance posts the call named key. An error
+// means a peer did not answer within its grace: try again later.
+func (c *Claims) Acquire(ctx context.Context, key string) (bool, error) {
+	c.init()
+	c.mu.Lock()
+	switch st, _ := c.calls.Get(key); st {
+	case owned:
+		c.mu.Unlock()
+		return true, nil
+	case yielded:
+		c.mu.Unlock()
+		return false, nil
+	}
+	c.calls.Add(key, holding)
+	c.mu.Unlock()
+	granted := true
+	for _, p := range c.Peers {
+		ok, err := c.ask(ctx, p, key)
+		if err != nil {
+			if c.unreachedFor(p) < c.Grace {
+				return false, fmt.Errorf("calllog: peer %s did not answer a claim: %w", p, err)
+			}
+			c.Logger.Warn("calllog: a peer has not answered for a while; posting without its answer (the marker search still applies)", "peer", p, "err", err)
+			continue
+		}
+		granted = granted && ok
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, _ := c.calls.Get(key); st == yielded || !granted {
+		c.calls.Add(key, yielded)
+		return false, nil
+	}
+	c.calls.Add(key, owned)
+	return true, nil
+}
+
+// grant answers a peer's claim on key.
+func (c *Claims) grant(key, from string) bool {
+	c.init()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch st, _ := c.calls.Get(key); {
+	case st == owned, st == holding && c.Self < from:
+		return false
+	case st == holding:
+		c.calls.Add(key, yielded)
+	}
+	return true
+}
+
+type claimRequest struct {
+	Call string `json:"call"`
+	From string `json:"from"`
+}
+
+// ServeHTTP is POST /cluster/claim, a peer's claim: {"call", "from"} with
+// the shared secret; it answers {"granted": bool}.
+func (c *Claims) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+c.Secret)) != 1 || c.Secret == "" {
+		http.Error(w, "a peer's claim needs POST and the [cluster] secret", http.StatusForbidden)
+		return
+	}
+	var req claimRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1024)).Decode(&req); err != nil || req.Call == "" || req.From == "" || req.From == c.Self {
+		http.Error(w, `want {"call": KEY, "from": NAME}`, http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]bool{"granted": c.grant(req.Call, req.From)})
+}
+
+func (c *Claims) ask(ctx context.Context, peer, key string) (bool, error) {
+	body, _ := json.Marshal(claimRequest{Call: key, From: c.Self})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, peer+"/cluster/claim", bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Secret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Client.Do(req)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		err = fmt.Errorf("HTTP %s (is [cluster] secret the same on both?)", resp.Status)
+	}
+	var out struct{ Granted bool }
+	if err == nil {
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if _, ok := c.unreached[peer]; !ok {
+			c.unreached[peer] = time.Now()
+		}
+		return false, err
+	}
+	delete(c.unreached, peer)
+	return out.Granted, nil
+}
+
+func (c *Claims) unreachedFor(peer string) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.unreached[peer]; ok {
+		return time.Since(t)
+	}
+	return 0
+}
