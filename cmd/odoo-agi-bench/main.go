@@ -57,13 +57,16 @@ func main() {
 		serveServers(os.Args[2:])
 		return
 	}
-	mode := flag.String("mode", "agi,zipf,slow,index", "measures to run, comma-separated: agi, zipf, slow, index, scale")
+	mode := flag.String("mode", "agi,zipf,slow,index", "measures to run, comma-separated: agi, zipf, slow, index, scale, org")
 	dur := flag.Duration("d", 5*time.Second, "length of each load run")
 	rounds := flag.Int("rounds", 3, "alternating bare/odoo-agi rounds per load (the median ratio is reported)")
 	conc := flag.String("c", "1,100", "concurrent sessions, comma-separated")
 	partners := flag.Int("partners", 10000, "partners in the emulator for agi, zipf and slow")
 	index := flag.String("index", "100000", "partner counts for the index measure, comma-separated")
 	scale := flag.Int("scale", 1000000, "partners for the scale measure")
+	pbxs := flag.Int("pbxs", 10, "PBXs for the org measure")
+	users := flag.Int("users", 500, "users with a page open, for the org measure")
+	rate := flag.Int("rate", 200, "calls a second, in all, for the org measure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -87,6 +90,8 @@ func main() {
 			}
 		case "scale":
 			benchScale(*scale)
+		case "org":
+			benchOrg(*partners, *pbxs, *users, *rate, *dur)
 		default:
 			fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n", m)
 			return
