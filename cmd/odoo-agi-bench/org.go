@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,7 +35,7 @@ import (
 // (the emulators and this load included).
 func benchOrg(partners, pbxs, users, rate int, d time.Duration) {
 	o := odootest.New()
-	url, err := o.Start()
+	odooURL, err := o.Start()
 	must(err)
 	defer o.Close()
 	branch := o.AddCompany("Branch")
@@ -37,7 +43,7 @@ func benchOrg(partners, pbxs, users, rate int, d time.Duration) {
 	known := seed(o, partners)
 	c := daemon.DefaultConfig()
 	c.Path = "(bench)"
-	c.Odoo.URL, c.Odoo.CacheFile = url, ""
+	c.Odoo.URL, c.Odoo.CacheFile = odooURL, ""
 	c.AGI.MaxSessions = 10000
 	c.CallLog.Enabled, c.CallLog.SpoolDir = true, must2(os.MkdirTemp("", "odoo-agi-bench-spool"))
 	defer os.RemoveAll(c.CallLog.SpoolDir)
@@ -55,6 +61,8 @@ func benchOrg(partners, pbxs, users, rate int, d time.Duration) {
 			Company: company, AGIAllow: []string{fmt.Sprintf("127.0.0.%d", i+1)}, AMIAddress: addr, AMIUser: "odoo", AMISecret: "secret"})
 	}
 	for u := range users {
+		o.AddUser(fmt.Sprintf("user%d", u), fmt.Sprintf("User %d", u))
+		o.SetPassword(fmt.Sprintf("user%d", u), "page-password")
 		c.Users = append(c.Users, daemon.UserConfig{Login: fmt.Sprintf("user%d", u), Exten: fmt.Sprint(1000 + u/pbxs),
 			PBX: fmt.Sprintf("pbx%d", u%pbxs), Channels: []daemon.ChannelConfig{{Name: fmt.Sprintf("PJSIP/%d", 1000+u/pbxs), Originate: true}}})
 	}
@@ -74,25 +82,36 @@ func benchOrg(partners, pbxs, users, rate int, d time.Duration) {
 		}
 	}
 
-	// The pages: one event stream per user, as /events holds it.
+	// The pages: each user signed in over HTTP, with its event stream open.
 	var mu sync.Mutex
 	emitted := map[string]time.Time{}
 	var cards []time.Duration
+	base := "http://" + apiLn.Addr().String()
+	t0 := time.Now()
 	for u := range users {
-		_, evs, stop := dm.Live.Subscribe(fmt.Sprintf("user%d", u), 0)
-		defer stop()
+		body := signedInStream(base, fmt.Sprintf("user%d", u), "page-password")
+		defer body.Close()
 		go func() {
-			for ev := range evs {
-				if ev.State == dialplan.Ringing {
-					mu.Lock()
-					if t, ok := emitted[ev.PBX+"/"+ev.Call]; ok {
-						cards = append(cards, time.Since(t))
-					}
-					mu.Unlock()
+			r := bufio.NewReader(body)
+			for {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					return
 				}
+				data, ok := strings.CutPrefix(line, "data: ")
+				var ev dialplan.CallEvent
+				if !ok || json.Unmarshal([]byte(data), &ev) != nil || ev.State != dialplan.Ringing {
+					continue
+				}
+				mu.Lock()
+				if t, ok := emitted[ev.PBX+"/"+ev.Call]; ok {
+					cards = append(cards, time.Since(t))
+				}
+				mu.Unlock()
 			}
 		}()
 	}
+	fmt.Printf("\norg: %d pages signed in, their event streams open, in %v\n", users, time.Since(t0).Round(time.Millisecond))
 
 	var lookups []time.Duration
 	var lmu sync.Mutex
@@ -153,9 +172,9 @@ func benchOrg(partners, pbxs, users, rate int, d time.Duration) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	fmt.Printf("\norg: %d PBXs, %d users subscribed, %d partners, %d calls in %v (%.0f/s asked %d/s)\n", pbxs, users, partners, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), rate)
+	fmt.Printf("org: %d PBXs, %d users subscribed, %d partners, %d calls in %v (%.0f/s asked %d/s)\n", pbxs, users, partners, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), rate)
 	fmt.Printf("  incoming lookup session p50 %s p99 %s ms (%d)\n", ms(pct(lookups, 50)), ms(pct(lookups, 99)), len(lookups))
-	fmt.Printf("  card (DialBegin to the user's stream) p50 %s p99 %s ms (%d)\n", ms(pct(cards, 50)), ms(pct(cards, 99)), len(cards))
+	fmt.Printf("  card (DialBegin to the page's event stream) p50 %s p99 %s ms (%d)\n", ms(pct(cards, 50)), ms(pct(cards, 99)), len(cards))
 	fmt.Printf("  call log: %d notes posted %v after the load (%d spooled)\n", dm.Deliverer.Stats().Delivered, time.Since(drain).Round(time.Millisecond), total)
 	fmt.Printf("  CPU: %.2f s a second of load, of %d cores (this process: daemon, emulators and load)\n", used.Seconds()/elapsed.Seconds(), runtime.NumCPU())
 }
@@ -178,4 +197,23 @@ func cpu() time.Duration {
 func must2[T any](v T, err error) T {
 	must(err)
 	return v
+}
+
+// signedInStream signs login in to the phone page, as its form does, and
+// opens the page's event stream.
+func signedInStream(base, login, password string) io.ReadCloser {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	resp, err := hc.PostForm(base+"/login", url.Values{"login": {login}, "password": {password}, "next": {"/"}})
+	must(err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		must(fmt.Errorf("sign-in of %s: %s", login, resp.Status))
+	}
+	resp, err = hc.Get(base + "/events")
+	must(err)
+	if resp.StatusCode != http.StatusOK {
+		must(fmt.Errorf("event stream of %s: %s", login, resp.Status))
+	}
+	return resp.Body
 }
