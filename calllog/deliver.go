@@ -40,9 +40,12 @@ type Config struct {
 	ActivityUser       string // ActivitySalesperson (default) or ActivityCalledUser
 	UnknownPartnerID   int    // post calls from unknown numbers on this partner; 0 skips them
 	Location           *time.Location
-	MinBackoff         time.Duration // default 1s
-	MaxBackoff         time.Duration // default 5m
-	Logger             *slog.Logger
+	// Workers is how many new calls are posted at once; 0 or 1 posts one
+	// at a time.
+	Workers    int
+	MinBackoff time.Duration // default 1s
+	MaxBackoff time.Duration // default 5m
+	Logger     *slog.Logger
 	// RecordingURL, when set, gives the address of a call's recording by
 	// its linkedid, or "" when it has none; the note then links to it.
 	RecordingURL func(linkedID string) string

@@ -47,7 +47,7 @@ func newWorld(t *testing.T) *world {
 	if err := w.dir.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	w.cfg = calllog.Config{MissedCallActivity: true, ActivityUser: calllog.ActivitySalesperson, Location: time.UTC,
+	w.cfg = calllog.Config{MissedCallActivity: true, ActivityUser: calllog.ActivitySalesperson, Location: time.UTC, Workers: 4,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(w.logs, nil))}
 	return w
 }
@@ -481,5 +481,62 @@ func TestANoteLinksTheRecording(t *testing.T) {
 	}
 	if last := w.odoo.Messages()[1]; strings.Contains(last.Body, "Recording") {
 		t.Errorf("a missed call's note links a recording: %q", last.Body)
+	}
+}
+
+// TestCallsArePostedSeveralAtOnceAndEachContactsInOrder: with Workers 8
+// and an Odoo that takes 3 ms a request, calls go out several at once,
+// never more than 8, each once; a contact's calls keep their order.
+func TestCallsArePostedSeveralAtOnceAndEachContactsInOrder(t *testing.T) {
+	w := newWorld(t)
+	var ids []int
+	for i := range 6 {
+		ids = append(ids, w.odoo.Upsert(odootest.Partner{Name: fmt.Sprintf("Caller %d", i), Phone: fmt.Sprintf("02 555 70 0%d", i)}))
+	}
+	if err := w.dir.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	w.odoo.SetLatency(3 * time.Millisecond)
+	w.cfg.Workers = 8
+	sp := w.openSpool(t)
+	const n = 120
+	for i := range n {
+		r := call(i, true)
+		r.Number = fmt.Sprintf("+32255570%02d", i%6)
+		if err := sp.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := w.run(t, sp, w.deliverer())
+	defer stop()
+	wait.For(t, "every call posted", 20*time.Second, func() bool { return w.drained(sp) })
+	seen := map[string]int{}
+	last := map[int]int{} // partner → the last call number posted on it
+	for _, m := range w.odoo.Messages() {
+		i := strings.Index(m.Body, "[odoo-agi call 1700000000.")
+		if i < 0 {
+			continue
+		}
+		var k int
+		fmt.Sscanf(m.Body[i+len("[odoo-agi call 1700000000."):], "%d", &k)
+		seen[m.Body[i:]]++
+		if prev, ok := last[m.ResID]; ok && k < prev {
+			t.Errorf("partner %d: call %d posted after call %d", m.ResID, k, prev)
+		}
+		last[m.ResID] = k
+	}
+	if len(seen) != n {
+		t.Errorf("%d calls posted, want %d", len(seen), n)
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Errorf("%s posted %d times", k, c)
+		}
+	}
+	if m := w.odoo.MaxInFlight(); m < 2 || m > 8 {
+		t.Errorf("at most %d requests at Odoo at once; want 2 to 8", m)
+	}
+	if len(last) != len(ids) {
+		t.Errorf("notes on %d partners, want %d", len(last), len(ids))
 	}
 }

@@ -13,10 +13,20 @@ import (
 
 // Next returns the first undelivered record, waiting until there is one
 // or ctx ends. A corrupt record is skipped with a log line.
-func (s *Spool) Next(ctx context.Context) (Entry, error) {
+func (s *Spool) Next(ctx context.Context) (Entry, error) { return s.next(ctx, nil) }
+
+// NextAfter returns the record at from, which a record read earlier gave as
+// its Next, without acknowledging anything: a reader may read ahead of
+// what is delivered. A damaged stretch comes back as a Skipped entry.
+func (s *Spool) NextAfter(ctx context.Context, from Pos) (Entry, error) { return s.next(ctx, &from) }
+
+func (s *Spool) next(ctx context.Context, from *Pos) (Entry, error) {
 	for {
 		s.mu.Lock()
 		pos, notify := s.cursor, s.notify
+		if from != nil && (from.Segment > pos.Segment || from.Segment == pos.Segment && from.Offset > pos.Offset) {
+			pos = *from
+		}
 		size, last := s.sizes[pos.Segment], pos.Segment == s.activeN
 		next := int64(0)
 		if i := s.segIndex(pos.Segment); i >= 0 && i+1 < len(s.segs) {
@@ -35,10 +45,18 @@ func (s *Spool) Next(ctx context.Context) (Entry, error) {
 			s.log.Error("calllog: skipped a damaged stretch of the spool; the calls in it are lost",
 				"segment", pos.Segment, "offset", pos.Offset, "skipped", describeSkip(skip, lost), "err", err)
 			s.dropped.Add(int64(lost))
-			s.Ack(Pos{Segment: pos.Segment, Offset: pos.Offset + int64(skip)})
+			past := Pos{Segment: pos.Segment, Offset: pos.Offset + int64(skip)}
+			if from != nil {
+				return Entry{Next: past, Skipped: true}, nil
+			}
+			s.Ack(past)
 			continue
 		}
 		if !last && next != 0 {
+			if from != nil {
+				from = &Pos{Segment: next}
+				continue
+			}
 			s.Ack(Pos{Segment: next})
 			continue
 		}

@@ -64,6 +64,9 @@ type Pos struct {
 type Entry struct {
 	Record Record
 	Next   Pos
+	// Skipped marks a damaged stretch read ahead of the cursor: nothing to
+	// deliver, only Next to acknowledge in its turn.
+	Skipped bool
 }
 
 // Spool is a durable FIFO of records on disk.

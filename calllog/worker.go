@@ -80,43 +80,151 @@ func (d *Deliverer) Run(ctx context.Context, sp, retry *Spool) {
 	wg.Wait()
 }
 
-// work delivers the records of from in order. ep is its episode of
-// failures that hold it; a call set aside belongs to the retry worker's.
+// work delivers the records of from, acknowledging them in order. ep is
+// its episode of failures that hold it; a call set aside belongs to the
+// retry worker's. The new-call worker posts up to Config.Workers calls at
+// once (calls with the same number one after the other, so that a
+// contact's chatter keeps their order); the retry worker, one.
 func (d *Deliverer) work(ctx context.Context, from, retry *Spool, ep *episode) {
-	minB, maxB := d.backoffs()
-	backoff := minB
-	pause := func() bool {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxB)
-		return true
+	w := &worker{d: d, ctx: ctx, from: from, retry: retry, ep: ep}
+	w.minB, w.maxB = d.backoffs()
+	w.backoff = w.minB
+	n := d.Config.Workers
+	if from == retry || n < 1 {
+		n = 1
 	}
-	for {
-		e, err := from.Next(ctx)
-		if err != nil {
-			return
-		}
-		r := e.Record
-		if wait := time.Until(time.Unix(r.RetryAt, 0)); r.RetryAt > 0 && wait > 0 {
+	jobs := make(chan *job, n)      // in spool order
+	slots := make(chan struct{}, n) // records in flight, settling included
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		defer close(jobs)
+		last := map[string]chan struct{}{} // each number's latest call in flight
+		var pos *Pos
+		for {
+			var e Entry
+			var err error
+			if pos == nil {
+				e, err = from.Next(ctx)
+			} else {
+				e, err = from.NextAfter(ctx, *pos)
+			}
+			if err != nil {
+				return
+			}
 			select {
+			case slots <- struct{}{}:
 			case <-ctx.Done():
 				return
-			case <-time.After(wait):
+			}
+			pos = &e.Next
+			j := &job{e: e, r: e.Record, done: make(chan struct{})}
+			before := last[j.r.Number]
+			last[j.r.Number] = j.done
+			wg.Go(func() {
+				defer close(j.done)
+				if before != nil {
+					<-before
+				}
+				if !j.e.Skipped {
+					j.at = time.Now()
+					j.err = w.first(&j.r)
+				}
+			})
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+			if len(last) > 10*n {
+				for num, ch := range last {
+					select {
+					case <-ch:
+						delete(last, num) // settled
+					default:
+					}
+				}
 			}
 		}
-		err = d.deliver(ctx, &r)
-		if err == nil {
-			// Cleared before the ack: an empty spool never reports a failure.
-			d.cleared(ep, from)
-			from.Ack(e.Next)
-			backoff = minB
-			continue
-		}
-		if ctx.Err() != nil {
+	})
+	for j := range jobs {
+		<-j.done
+		if !w.settle(j) {
 			return
+		}
+		<-slots
+	}
+}
+
+// job is one record in flight.
+type job struct {
+	e    Entry
+	r    Record
+	at   time.Time // its first attempt's start
+	err  error
+	done chan struct{}
+}
+
+// worker is one spool's delivery loop.
+type worker struct {
+	d           *Deliverer
+	ctx         context.Context
+	from, retry *Spool
+	ep          *episode
+
+	minB, maxB, backoff time.Duration
+	// recovered is when a call held in place went through: a call in
+	// flight that failed before it failed with the same outage.
+	recovered time.Time
+}
+
+// first is a record's first attempt: it waits first for its retry time.
+func (w *worker) first(r *Record) error {
+	if wait := time.Until(time.Unix(r.RetryAt, 0)); r.RetryAt > 0 && wait > 0 {
+		select {
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+	return w.d.deliver(w.ctx, r)
+}
+
+func (w *worker) pause() bool {
+	select {
+	case <-w.ctx.Done():
+		return false
+	case <-time.After(w.backoff):
+	}
+	w.backoff = min(2*w.backoff, w.maxB)
+	return true
+}
+
+// settle acknowledges j, sets it aside for a retry, or, when its failure
+// holds every call, tries it again in its place. It reports whether to go
+// on.
+func (w *worker) settle(j *job) bool {
+	d, r, err := w.d, &j.r, j.err
+	held := false
+	for {
+		if err == nil {
+			if held {
+				w.recovered = time.Now()
+			}
+			// Cleared before the ack: an empty spool never reports a failure.
+			d.cleared(w.ep, w.from)
+			w.from.Ack(j.e.Next)
+			w.backoff = w.minB
+			return true
+		}
+		if w.ctx.Err() != nil {
+			return false
+		}
+		if !held && blocksAll(err) && j.at.Before(w.recovered) {
+			// It failed during the outage that a call before it waited out.
+			held = true
+			err = d.deliver(w.ctx, r)
+			continue
 		}
 		d.failures[causeOf(err)].Add(1)
 		r.Attempts++
@@ -125,32 +233,33 @@ func (d *Deliverer) work(ctx context.Context, from, retry *Spool, ep *episode) {
 		case givenUp(err, r.Attempts):
 			d.log().Error("calllog: Odoo rejects this call log; giving up on it", "uniqueid", r.UniqueID, "attempts", r.Attempts, "err", err)
 			d.rejected.Add(1)
-			from.Ack(e.Next)
-			continue
-		case blocksAll(err) || retry == nil:
-			d.failed(ep, err, "every call waits in the spool and is retried")
-			if !pause() {
-				return
+			w.from.Ack(j.e.Next)
+			return true
+		case blocksAll(err) || w.retry == nil:
+			held = true
+			d.failed(w.ep, err, "every call waits in the spool and is retried")
+			if !w.pause() {
+				return false
 			}
+			err = d.deliver(w.ctx, r)
 			continue
 		}
 		r.RetryAt = time.Now().Add(d.retryDelay(r.Attempts)).Unix()
 		// The retry worker's episode starts before the call is handed over,
 		// so its success can never be overwritten by this failure.
 		d.failed(&d.episodes[1], err, "this call is retried on its own; the other calls go on")
-		if err := retry.Append(ctx, r); err != nil {
-			d.failed(ep, err, "could not set the call aside for a retry; it waits at the head of the spool")
-			if !pause() {
-				return
+		if aerr := w.retry.Append(w.ctx, *r); aerr != nil {
+			d.failed(w.ep, aerr, "could not set the call aside for a retry; it waits at the head of the spool")
+			if !w.pause() {
+				return false
 			}
+			err = d.deliver(w.ctx, r)
 			continue
 		}
-		from.Ack(e.Next)
+		w.from.Ack(j.e.Next)
 		d.retried.Add(1)
-		if from == retry && !pause() {
-			// A cause that hits every retried call is not hammered.
-			return
-		}
+		// A cause that hits every retried call is not hammered.
+		return w.from != w.retry || w.pause()
 	}
 }
 

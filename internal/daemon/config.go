@@ -120,6 +120,7 @@ type Config struct {
 		MissedCallActivity bool   `toml:"missed_call_activity"`
 		ActivityUser       string `toml:"activity_user"`
 		UnknownCallers     string `toml:"unknown_callers"`
+		Workers            int    `toml:"workers"` // calls posted to Odoo at once
 	} `toml:"calllog"`
 	Cluster struct {
 		Name   string   `toml:"name"`   // this instance's, unique among them
@@ -192,6 +193,7 @@ func DefaultConfig() *Config {
 	c.CallLog.MissedCallActivity = true
 	c.CallLog.ActivityUser = calllog.ActivitySalesperson
 	c.CallLog.UnknownCallers = "skip"
+	c.CallLog.Workers = 4
 	return c
 }
 
@@ -397,6 +399,9 @@ func (c *Config) Validate() error {
 	if c.CallLog.Enabled {
 		if c.CallLog.SpoolDir == "" {
 			return fmt.Errorf("[calllog] spool_dir must not be empty")
+		}
+		if w := c.CallLog.Workers; w < 1 || w > 32 {
+			return fmt.Errorf("[calllog] workers = %d: want 1 to 32 calls posted to Odoo at once; Odoo's own workers bound what helps", w)
 		}
 		if c.CallLog.MaxSpoolMB < 1 {
 			return fmt.Errorf("[calllog] max_spool_mb = %d: want at least 1", c.CallLog.MaxSpoolMB)

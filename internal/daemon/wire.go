@@ -86,7 +86,7 @@ func (c *Config) callLog(o calllog.Odoo, dir calllog.Directory, log *slog.Logger
 	unknown, _ := c.unknownPartner()
 	d = &calllog.Deliverer{Odoo: o, Directory: dir, Config: calllog.Config{
 		MissedCallActivity: c.CallLog.MissedCallActivity, ActivityUser: c.CallLog.ActivityUser,
-		UnknownPartnerID: unknown, Logger: log, RecordingURL: c.recordingURL}}
+		UnknownPartnerID: unknown, Logger: log, RecordingURL: c.recordingURL, Workers: c.CallLog.Workers}}
 	if cl := c.Cluster; len(cl.Peers) > 0 {
 		d.Claims = &calllog.Claims{Self: cl.Name, Peers: cl.Peers, Secret: cl.Secret, Logger: log}
 	}
