@@ -53,6 +53,10 @@ func main() {
 		loadSnapshot(os.Args[2], size)
 		return
 	}
+	if len(os.Args) > 6 && os.Args[1] == "org-daemon" {
+		orgDaemon(os.Args[2:])
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "servers" {
 		serveServers(os.Args[2:])
 		return
@@ -67,6 +71,7 @@ func main() {
 	pbxs := flag.Int("pbxs", 10, "PBXs for the org measure")
 	users := flag.Int("users", 500, "users with a page open, for the org measure")
 	rate := flag.Int("rate", 200, "calls a second, in all, for the org measure")
+	latency := flag.Duration("odoo-latency", 0, "the Odoo emulator's time per request, for the org measure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -91,7 +96,7 @@ func main() {
 		case "scale":
 			benchScale(*scale)
 		case "org":
-			benchOrg(*partners, *pbxs, *users, *rate, *dur)
+			benchOrg(*partners, *pbxs, *users, *rate, *dur, *latency)
 		default:
 			fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n", m)
 			return
