@@ -18,6 +18,31 @@ func domainMentions(d []any, field string) bool {
 	return false
 }
 
+// requiredInt reports the integer that field must equal for a row to match
+// d: d is terms joined by '&' alone, one of them (field, "=", N).
+func requiredInt(d []any, field string) (int, bool) {
+	n, found := 0, false
+	for _, t := range d {
+		switch t := t.(type) {
+		case string:
+			if t != "&" {
+				return 0, false // '|' or '!': the term may not be required
+			}
+		case []any:
+			if len(t) != 3 || t[0] != field || t[1] != "=" {
+				continue
+			}
+			switch v := t[2].(type) {
+			case int:
+				n, found = v, true
+			case float64: // JSON-2
+				n, found = int(v), v == float64(int(v))
+			}
+		}
+	}
+	return n, found
+}
+
 // normalizeDomain adds the implicit '&' between consecutive terms.
 func normalizeDomain(d []any) []any {
 	if len(d) == 0 {

@@ -236,16 +236,27 @@ func (s *Server) Activities() []Activity {
 }
 
 // mailRows renders the mail models for search; ok is false for other models.
-func (s *Server) mailRows(model string) (rows []record, fields []string, ok bool) {
+// Like Odoo's index on (model, res_id), a domain that requires one res_id
+// renders only that record's rows: the search answers the same, in time
+// that does not grow with every note ever posted.
+func (s *Server) mailRows(model string, domain []any) (rows []record, fields []string, ok bool) {
+	resID, one := requiredInt(domain, "res_id")
+	other := func(id int) bool { return one && id != resID }
 	switch model {
 	case "mail.message":
 		for _, m := range s.messages {
+			if other(m.ResID) {
+				continue
+			}
 			rows = append(rows, record{"id": m.ID, "model": m.Model, "res_id": m.ResID, "body": m.Body,
 				"message_type": m.MessageType, "author_id": m.AuthorUID})
 		}
 		return rows, []string{"id", "model", "res_id", "body", "message_type", "author_id"}, true
 	case "mail.activity":
 		for _, a := range s.activities {
+			if other(a.ResID) {
+				continue
+			}
 			rows = append(rows, record{"id": a.ID, "res_model_id": []any{a.ResModelID, "Contact"}, "res_model": a.ResModel,
 				"res_id": a.ResID, "activity_type_id": []any{a.ActivityTypeID, "Call"}, "summary": a.Summary,
 				"note": a.Note, "date_deadline": a.DateDeadline, "user_id": a.UserID})

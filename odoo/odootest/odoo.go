@@ -405,7 +405,11 @@ func (s *Server) execute(uid int, model, fn string, args []any, kw map[string]an
 		}
 	default:
 		var ok bool
-		if rows, fields, ok = s.mailRows(model); !ok {
+		var domain []any
+		if fn != "create" && len(args) > 0 {
+			domain, _ = args[0].([]any)
+		}
+		if rows, fields, ok = s.mailRows(model, domain); !ok {
 			return nil, &Fault{2, fmt.Sprintf("Object %s doesn't exist", model)}
 		}
 	}
