@@ -53,7 +53,7 @@ func main() {
 		loadSnapshot(os.Args[2], size)
 		return
 	}
-	if len(os.Args) > 6 && os.Args[1] == "org-daemon" {
+	if len(os.Args) > 7 && os.Args[1] == "org-daemon" {
 		orgDaemon(os.Args[2:])
 		return
 	}
@@ -72,6 +72,7 @@ func main() {
 	users := flag.Int("users", 500, "users with a page open, for the org measure")
 	rate := flag.Int("rate", 200, "calls a second, in all, for the org measure")
 	latency := flag.Duration("odoo-latency", 0, "the Odoo emulator's time per request, for the org measure")
+	workers := flag.Int("workers", 4, "[calllog] workers, for the org measure")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -96,7 +97,7 @@ func main() {
 		case "scale":
 			benchScale(*scale)
 		case "org":
-			benchOrg(*partners, *pbxs, *users, *rate, *dur, *latency)
+			benchOrg(*partners, *pbxs, *users, *rate, *workers, *dur, *latency)
 		default:
 			fmt.Fprintf(os.Stderr, "bench: unknown mode %q\n", m)
 			return

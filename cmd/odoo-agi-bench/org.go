@@ -35,7 +35,7 @@ import (
 // child process, as serve runs it, so that its CPU is its own; the
 // emulators and the load share the machine with it. It reports the lookup
 // and card latencies, the call log's progress, and odoo-agi's CPU and RSS.
-func benchOrg(partners, pbxs, users, rate int, d, latency time.Duration) {
+func benchOrg(partners, pbxs, users, rate, workers int, d, latency time.Duration) {
 	o := odootest.New()
 	odooURL, err := o.Start()
 	must(err)
@@ -59,7 +59,7 @@ func benchOrg(partners, pbxs, users, rate int, d, latency time.Duration) {
 	}
 	spool := must2(os.MkdirTemp("", "odoo-agi-bench-spool"))
 	defer os.RemoveAll(spool)
-	cmd := exec.Command(os.Args[0], "org-daemon", odooURL, strings.Join(addrs, ","), strconv.Itoa(users), strconv.Itoa(branch), spool)
+	cmd := exec.Command(os.Args[0], "org-daemon", odooURL, strings.Join(addrs, ","), strconv.Itoa(users), strconv.Itoa(branch), spool, strconv.Itoa(workers))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -162,7 +162,7 @@ func benchOrg(partners, pbxs, users, rate int, d, latency time.Duration) {
 	fmt.Printf("org: %d PBXs, %d pages, %d partners, Odoo answering in %v, %d calls in %v (%.0f/s asked %d/s)\n", pbxs, users, partners, latency, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), rate)
 	fmt.Printf("  incoming lookup session p50 %s p99 %s ms (%d)\n", ms(pct(lookups, 50)), ms(pct(lookups, 99)), len(lookups))
 	fmt.Printf("  card (DialBegin to the page's event stream) p50 %s p99 %s ms (%d)\n", ms(pct(cards, 50)), ms(pct(cards, 99)), len(cards))
-	fmt.Printf("  call log: %d notes posted %v after the load (%d spooled)\n", posted(base), time.Since(drain).Round(time.Millisecond), total)
+	fmt.Printf("  call log (%d workers): %d notes posted %v after the load (%d spooled)\n", workers, posted(base), time.Since(drain).Round(time.Millisecond), total)
 	fmt.Printf("  odoo-agi's CPU: %.2f s a second of load, of %d cores; its RSS %d MiB\n", used.Seconds()/elapsed.Seconds(), runtime.NumCPU(), rssOf(cmd.Process.Pid)>>20)
 }
 
@@ -222,6 +222,7 @@ func orgDaemon(args []string) {
 	c.Odoo.URL, c.Odoo.CacheFile = odooURL, ""
 	c.AGI.MaxSessions = 10000
 	c.CallLog.Enabled, c.CallLog.SpoolDir = true, args[4]
+	c.CallLog.Workers, _ = strconv.Atoi(args[5])
 	for i, addr := range addrs {
 		company := 1
 		if i%2 == 1 {
