@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/agi"
+	"github.com/odoo-agi/odoo-agi/internal/ratelog"
 	"github.com/odoo-agi/odoo-agi/lookup"
 )
 
@@ -52,6 +53,7 @@ type Flows struct {
 	Live      *Live    // live calls for the phone page; nil when it is off
 	settings  atomic.Pointer[Settings]
 	lookups   [lookup.Unavailable + 1]atomic.Int64 // calls' lookups by status
+	limit     ratelog.Limiter                      // warnings every call of a dialplan would repeat
 }
 
 // lookup looks a caller up for a call on line, and counts it.
@@ -124,7 +126,11 @@ func (f *Flows) Incoming(ctx context.Context, s *agi.Session) {
 		raw = a
 	}
 	pbx := st.PBXFor(s.Peer())
-	ln := line(s, pbx)
+	ln, ok := line(s, pbx)
+	if !ok {
+		f.limit.Log(f.Logger, slog.LevelWarn, "company argument", "incoming: the dialplan's company is not an Odoo company id (Gosub(odoo-incoming,s,1(ID)), ID from Settings > Companies); the PBX's applies",
+			"company", s.Arg(2), "pbx", pbx.Name)
+	}
 	lctx, stop := withLazyDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
 	r := f.lookup(lctx, raw, ln)
 	stop()
@@ -189,7 +195,8 @@ func (f *Flows) Outgoing(ctx context.Context, s *agi.Session) {
 		raw = s.Env("extension")
 	}
 	lctx, stop := withLazyDeadline(ctx, lookupDeadline(s, st.LookupTimeout))
-	r := f.lookup(lctx, raw, line(s, st.PBXFor(s.Peer())))
+	ln, _ := line(s, st.PBXFor(s.Peer())) // outgoing's dialplan passes no company
+	r := f.lookup(lctx, raw, ln)
 	stop()
 	vars := []agi.Var{
 		{Name: "ODOO_LOOKUP", Value: r.Status.String()},

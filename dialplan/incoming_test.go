@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -244,4 +245,57 @@ func TestTheSalespersonRouteRingsTheSoftphoneToo(t *testing.T) {
 	if got := w.call(t, "+3225551234", "TRUNK").Vars["ODOO_SALESPERSON_DIAL"]; got != "PJSIP/101&PJSIP/webrtc_101" {
 		t.Errorf("ODOO_SALESPERSON_DIAL = %q", got)
 	}
+}
+
+// TestACompanyArgumentThatIsNoIDIsLoggedAndTheCallGoesOn: a dialplan that
+// names its line's company with a word gets the caller's name all the
+// same, and one clear line for its admin, however many calls it sends.
+func TestACompanyArgumentThatIsNoIDIsLoggedAndTheCallGoesOn(t *testing.T) {
+	w := newWorld(t, dialplan.Settings{})
+	var logs syncBuffer
+	flows := dialplan.NewFlows(w.dir, dialplan.Settings{}, slog.New(slog.NewTextHandler(&logs, nil)))
+	mux := agi.NewServeMux()
+	flows.Register(mux)
+	srv := &agi.Server{Handler: mux, Logger: quiet}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		res, err := agitest.Call{Script: "incoming", Args: []string{"", "acme"}, Env: map[string]string{"callerid": "025550000"}}.Run(ctx, ln.Addr().String())
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Vars["CALLERID(name)"]; got != "ACME SA" {
+			t.Errorf("CALLERID(name) = %q, want ACME SA", got)
+		}
+	}
+	if n := strings.Count(logs.String(), "the dialplan's company is not an Odoo company id"); n != 1 {
+		t.Errorf("%d warnings for three calls, want 1: %s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "company=acme") {
+		t.Errorf("the warning does not name the argument: %s", logs.String())
+	}
+}
+
+// syncBuffer is a log sink the server's goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

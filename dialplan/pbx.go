@@ -51,14 +51,21 @@ func (st *Settings) PBX(name string) (PBX, bool) {
 func (st *Settings) Several() bool { return len(st.PBXs) > 1 }
 
 // line is what a lookup for a session on pbx knows of the called line.
-// The dialplan may name the line's company in argument 2.
-func line(s *agi.Session, pbx PBX) lookup.Line {
-	l := lookup.Line{Company: pbx.Company}
+// The dialplan may name the line's company in argument 2; ok is false when
+// that argument is there but no company id, and the PBX's company applies.
+func line(s *agi.Session, pbx PBX) (l lookup.Line, ok bool) {
+	l = lookup.Line{Company: pbx.Company}
 	if pbx.Normalizer.Country != "" {
 		l.Normalizer = &pbx.Normalizer
 	}
-	if id, err := strconv.Atoi(s.Arg(2)); err == nil && id > 0 {
-		l.Company = id
+	a := s.Arg(2)
+	if a == "" {
+		return l, true
 	}
-	return l
+	id, err := strconv.Atoi(a)
+	if err != nil || id <= 0 {
+		return l, false
+	}
+	l.Company = id
+	return l, true
 }

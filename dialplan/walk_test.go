@@ -42,6 +42,11 @@ exten => +3220000000,1,Set(__DIRECTION=INBOUND)
 exten => 3220000001,1,Set(__DIRECTION=INBOUND)
  same => n,Goto(customdests,dest-1,1)
 
+[from-branch-did]
+; not FreePBX's: an admin's inbound context for company 2's numbers
+exten => _X.,1,Gosub(odoo-incoming,s,1(2))
+ same => n,Goto(ext-group,600,1)
+
 [customdests]
 exten => dest-1,1,Gosub(odoo-salesperson,s,1)
  same => n,NoOp(Returned from Custom Destination Odoo salesperson)
@@ -216,6 +221,7 @@ type call struct {
 	recordDir  string                              // what odoo-agi sets as ODOO_RECORD_DIR
 	down       map[string]bool                     // odoo-agi addresses that refuse: AGISTATUS=FAILURE
 	agiHosts   []string                            // the addresses AGI() was run against, in order
+	agiArgs    [][]string                          // each AGI()'s arguments after the address
 }
 
 type frame struct {
@@ -324,6 +330,7 @@ func (c *call) run(context, exten string) string {
 			parts := strings.Split(args, ",")
 			host, script, _ := strings.Cut(strings.TrimPrefix(parts[0], "agi://"), "/")
 			c.agiHosts = append(c.agiHosts, host)
+			c.agiArgs = append(c.agiArgs, parts[1:])
 			if c.vars["AGISTATUS"] = "SUCCESS"; c.down[host] {
 				c.vars["AGISTATUS"] = "FAILURE" // connection refused; the dialplan goes on
 				continue
@@ -687,5 +694,25 @@ func TestASecondOdooAgiAnswersWhenTheFirstIsDown(t *testing.T) {
 				t.Errorf("second %q, first down %v: %s ran at %v (%s); want %v", c.second, c.firstDown, ctx.context, call.agiHosts, end, c.wantHosts)
 			}
 		}
+	}
+}
+
+// TestTheCalledLinesCompanyReachesTheLookup: odoo-incoming's first argument
+// is the lookup's agi_arg_2 (the called line's company), on both odoo-agi;
+// FreePBX's trunk wrapper, which passes none, sends it empty.
+func TestTheCalledLinesCompanyReachesTheLookup(t *testing.T) {
+	m := loadDialplan(t, 17)
+	c := newCall(t, m, true, noAnswer)
+	c.vars["ODOO_AGI_SECOND"] = "10.0.0.2:4573"
+	c.down = map[string]bool{"127.0.0.1:4573": true}
+	c.run("from-branch-did", "3220000000")
+	want := [][]string{{"", "2"}, {"", "2"}}
+	if len(c.agiArgs) < 2 || !slices.Equal(c.agiArgs[0], want[0]) || !slices.Equal(c.agiArgs[1], want[1]) {
+		t.Errorf("odoo-incoming(2) ran AGI with %q; want %q first", c.agiArgs, want)
+	}
+	c = newCall(t, m, true, noAnswer)
+	c.run("from-trunk-odoo", "3220000000")
+	if len(c.agiArgs) == 0 || !slices.Equal(c.agiArgs[0], []string{"", ""}) {
+		t.Errorf("the FreePBX wrapper ran AGI with %q; want two empty arguments first", c.agiArgs)
 	}
 }
