@@ -7,11 +7,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+
+	"github.com/odoo-agi/odoo-agi/internal/ratelog"
 )
 
 // Claims keep two or more odoo-agi that serve the same PBXs from posting
@@ -38,6 +44,9 @@ type Claims struct {
 	mu        sync.Mutex
 	calls     *expirable.LRU[string, claimState]
 	unreached map[string]time.Time // since when each peer has not answered
+	peerAddrs []netip.Addr         // the peers' addresses, resolved at peersAt
+	peersAt   time.Time
+	limit     ratelog.Limiter // refusals anyone who reaches the port can repeat
 }
 
 type claimState int
@@ -121,8 +130,14 @@ type claimRequest struct {
 }
 
 // ServeHTTP is POST /cluster/claim, a peer's claim: {"call", "from"} with
-// the shared secret; it answers {"granted": bool}.
+// the shared secret, from a peer's address; it answers {"granted": bool}.
 func (c *Claims) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.init()
+	if !c.fromPeer(r.Context(), r.RemoteAddr) {
+		c.limit.Log(c.Logger, slog.LevelWarn, "claim from a stranger", "calllog: a claim from an address that is no [cluster] peer was refused", "remote", r.RemoteAddr)
+		http.Error(w, "claims are taken from [cluster] peers only", http.StatusForbidden)
+		return
+	}
 	if r.Method != http.MethodPost || subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+c.Secret)) != 1 || c.Secret == "" {
 		http.Error(w, "a peer's claim needs POST and the [cluster] secret", http.StatusForbidden)
 		return
@@ -173,4 +188,49 @@ func (c *Claims) unreachedFor(peer string) time.Duration {
 		return time.Since(t)
 	}
 	return 0
+}
+
+// fromPeer reports whether remote (host:port, as the connection gave it) is
+// one of the peers' addresses. Names are resolved at most once a minute;
+// a name that does not resolve admits no one.
+func (c *Claims) fromPeer(ctx context.Context, remote string) bool {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	addrs, fresh := c.peerAddrs, time.Since(c.peersAt) < time.Minute
+	c.mu.Unlock()
+	if !fresh {
+		addrs = c.resolvePeers(ctx)
+		c.mu.Lock()
+		c.peerAddrs, c.peersAt = addrs, time.Now()
+		c.mu.Unlock()
+	}
+	return slices.Contains(addrs, ap.Addr().Unmap())
+}
+
+func (c *Claims) resolvePeers(ctx context.Context) []netip.Addr {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var out []netip.Addr
+	for _, p := range c.Peers {
+		u, err := url.Parse(p)
+		if err != nil {
+			continue
+		}
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+			out = append(out, a.Unmap())
+			continue
+		}
+		as, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
+		if err != nil {
+			c.Logger.Warn("calllog: a [cluster] peer's name does not resolve; its claims are refused", "peer", p, "err", err)
+			continue
+		}
+		for _, a := range as {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out
 }
