@@ -7,13 +7,13 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/odoo-agi/odoo-agi/agi"
 	"github.com/odoo-agi/odoo-agi/agi/agitest"
 	"github.com/odoo-agi/odoo-agi/dialplan"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
 	"github.com/odoo-agi/odoo-agi/lookup"
 	"github.com/odoo-agi/odoo-agi/odoo"
 	"github.com/odoo-agi/odoo-agi/odoo/odootest"
@@ -55,8 +55,16 @@ func newWorld(t testing.TB, st dialplan.Settings) *world {
 		st.Users = dialplan.Users{{Login: "john", Exten: "101", Channels: []dialplan.Channel{{Name: "PJSIP/101"}, {Name: "PJSIP/101b"}}}}
 	}
 	w.flows = dialplan.NewFlows(w.dir, st, quiet)
+	w.addr = serveFlows(t, w.flows)
+	return w
+}
+
+// serveFlows serves flows on a FastAGI server on loopback, and returns its
+// address.
+func serveFlows(t testing.TB, flows *dialplan.Flows) string {
+	t.Helper()
 	mux := agi.NewServeMux()
-	w.flows.Register(mux)
+	flows.Register(mux)
 	srv := &agi.Server{Handler: mux, Logger: quiet}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -64,8 +72,7 @@ func newWorld(t testing.TB, st dialplan.Settings) *world {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	w.addr = ln.Addr().String()
-	return w
+	return ln.Addr().String()
 }
 
 // call places one incoming call with the trunk's number and name.
@@ -252,20 +259,11 @@ func TestTheSalespersonRouteRingsTheSoftphoneToo(t *testing.T) {
 // same, and one clear line for its admin, however many calls it sends.
 func TestACompanyArgumentThatIsNoIDIsLoggedAndTheCallGoesOn(t *testing.T) {
 	w := newWorld(t, dialplan.Settings{})
-	var logs syncBuffer
-	flows := dialplan.NewFlows(w.dir, dialplan.Settings{}, slog.New(slog.NewTextHandler(&logs, nil)))
-	mux := agi.NewServeMux()
-	flows.Register(mux)
-	srv := &agi.Server{Handler: mux, Logger: quiet}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	var logs wait.Buffer
+	addr := serveFlows(t, dialplan.NewFlows(w.dir, dialplan.Settings{}, slog.New(slog.NewTextHandler(&logs, nil))))
 	for range 3 {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		res, err := agitest.Call{Script: "incoming", Args: []string{"", "acme"}, Env: map[string]string{"callerid": "025550000"}}.Run(ctx, ln.Addr().String())
+		res, err := agitest.Call{Script: "incoming", Args: []string{"", "acme"}, Env: map[string]string{"callerid": "025550000"}}.Run(ctx, addr)
 		cancel()
 		if err != nil {
 			t.Fatal(err)
@@ -280,22 +278,4 @@ func TestACompanyArgumentThatIsNoIDIsLoggedAndTheCallGoesOn(t *testing.T) {
 	if !strings.Contains(logs.String(), "company=acme") {
 		t.Errorf("the warning does not name the argument: %s", logs.String())
 	}
-}
-
-// syncBuffer is a log sink the server's goroutines may write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
