@@ -3,15 +3,19 @@ package calllog_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/odoo-agi/odoo-agi/calllog"
+	"github.com/odoo-agi/odoo-agi/internal/wait"
 )
 
 // TestAClaimIsTakenFromAPeerOnly: with the right secret, a claim from
@@ -55,5 +59,107 @@ func TestAClaimIsTakenFromAPeerOnly(t *testing.T) {
 				t.Errorf("HTTP %d, want %d", got, c.want)
 			}
 		})
+	}
+}
+
+// claimsPair is two instances that list each other as peers.
+func claimsPair(t *testing.T) (a, b *calllog.Claims) {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	const secret = "a shared secret of both"
+	a = &calllog.Claims{Self: "agi1", Secret: secret, Logger: quiet}
+	b = &calllog.Claims{Self: "agi2", Secret: secret, Logger: quiet}
+	sa, sb := httptest.NewServer(a), httptest.NewServer(b)
+	t.Cleanup(sa.Close)
+	t.Cleanup(sb.Close)
+	a.Peers, b.Peers = []string{sb.URL}, []string{sa.URL}
+	return a, b
+}
+
+// TestOfTwoInstancesClaimingACallOnePostsIt: 500 calls, each claimed by
+// both instances at once; each call has exactly one owner, and asking
+// again gives the same answer.
+func TestOfTwoInstancesClaimingACallOnePostsIt(t *testing.T) {
+	a, b := claimsPair(t)
+	const calls = 500
+	owners := make([][2]bool, calls)
+	var wg sync.WaitGroup
+	for i := range calls {
+		for j, c := range []*calllog.Claims{a, b} {
+			wg.Go(func() {
+				mine, err := c.Acquire(context.Background(), fmt.Sprintf("pbx:1733400000.%d", i))
+				if err != nil {
+					t.Error(err)
+				}
+				owners[i][j] = mine
+			})
+		}
+	}
+	wg.Wait()
+	for i, o := range owners {
+		if o[0] == o[1] {
+			t.Errorf("call %d: agi1 posts %v, agi2 posts %v; want exactly one", i, o[0], o[1])
+		}
+		for j, c := range []*calllog.Claims{a, b} {
+			if again, _ := c.Acquire(context.Background(), fmt.Sprintf("pbx:1733400000.%d", i)); again != o[j] {
+				t.Errorf("call %d: agi%d answers %v, then %v", i, j+1, o[j], again)
+			}
+		}
+	}
+}
+
+// TestAPeerThatIsDownHoldsCallsForItsGraceThenIsPassedOver: claims fail
+// (the call waits in the spool) while a dead peer is within its grace,
+// and succeed without it after.
+func TestAPeerThatIsDownHoldsCallsForItsGraceThenIsPassedOver(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + ln.Addr().String()
+	ln.Close() // connections are refused from now on
+	c := &calllog.Claims{Self: "agi1", Peers: []string{dead}, Secret: "a shared secret of both",
+		Grace: 300 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := c.Acquire(context.Background(), "pbx:1.1"); err == nil || !strings.Contains(err.Error(), "did not answer a claim") {
+		t.Fatalf("the first claim with the peer down: %v; want an error that names the peer", err)
+	}
+	wait.For(t, "the grace to pass", 10*time.Second, func() bool {
+		mine, err := c.Acquire(context.Background(), "pbx:1.1")
+		return err == nil && mine
+	})
+}
+
+// TestAClaimGrantedBeforeThePeerHeldTheCallIsYieldedIfThePeerClaimsFirst
+// forces the race the rule must settle: agi2 asks agi1, which does not
+// hold the call yet and grants; then, before agi2 hears that, agi1 claims
+// the same call and agi2, still asking, yields it. Exactly one posts.
+func TestAClaimGrantedBeforeThePeerHeldTheCallIsYieldedIfThePeerClaimsFirst(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	const secret = "a shared secret of both"
+	a := &calllog.Claims{Self: "agi1", Secret: secret, Logger: quiet}
+	b := &calllog.Claims{Self: "agi2", Secret: secret, Logger: quiet}
+	var aMine bool
+	sa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, r) // granted: agi1 does not hold the call
+		var err error
+		if aMine, err = a.Acquire(r.Context(), "pbx:1733400000.1"); err != nil {
+			t.Error(err)
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	defer sa.Close()
+	sb := httptest.NewServer(b)
+	defer sb.Close()
+	a.Peers, b.Peers = []string{sb.URL}, []string{sa.URL}
+	bMine, err := b.Acquire(context.Background(), "pbx:1733400000.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aMine == bMine {
+		t.Errorf("agi1 posts %v, agi2 posts %v; want exactly one", aMine, bMine)
 	}
 }
