@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -26,7 +27,8 @@ type threePBXs struct {
 	odoo   *odootest.Server
 	pbx    map[string]*amitest.Server
 	url    string
-	branch int // company 2, b's and c's
+	branch int    // company 2, b's and c's
+	cfg    string // the config file
 }
 
 func newThreePBXs(t *testing.T) *threePBXs {
@@ -67,6 +69,7 @@ enabled = true
 spool_dir = %q
 %s
 %s`, odooURL, t.TempDir(), pbxs.String(), users.String()))
+	w.cfg = p
 	w.d, _ = serveConfigT(t, p, apiLn)
 	w.url = "http://" + apiLn.Addr().String()
 	wait.For(t, "the three manager logins", 10*time.Second, func() bool {
@@ -191,6 +194,46 @@ func TestThreePBXsEachServeTheirOwnUsersAndCalls(t *testing.T) {
 			if !found {
 				t.Errorf("no note %d names PBX %s: %v", i, pbx, notes)
 			}
+		}
+	})
+
+	t.Run("ping and /healthz name the companies the account sees, with their contacts", func(t *testing.T) {
+		other := o.AddCompany("Not Ours")
+		o.Upsert(odootest.Partner{Name: "Elsewhere SA", Phone: "025550001", CompanyID: other})
+		o.Upsert(odootest.Partner{Name: "Shared NV", Phone: "025550002"})
+		if err := w.d.Directory.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadConfig(w.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var detail string
+		for _, ch := range Ping(ctx, c) {
+			if ch.Name == "odoo companies" {
+				detail = ch.Detail
+				if !ch.OK {
+					t.Errorf("ping's companies check failed: %s", ch.Detail)
+				}
+			}
+		}
+		for _, want := range []string{"My Company: 1", "ACME France: 1", "shared: 1"} {
+			if !strings.Contains(detail, want) {
+				t.Errorf("ping: %q lacks %q", detail, want)
+			}
+		}
+		if strings.Contains(detail, "Not Ours") {
+			t.Errorf("ping names a company the account is not in: %q", detail)
+		}
+		got := map[string]float64{}
+		for _, v := range w.health(t)["companies"].([]any) {
+			m := v.(map[string]any)
+			got[m["name"].(string)] = m["partners"].(float64)
+		}
+		if want := map[string]float64{"My Company": 1, "ACME France": 1, "": 1}; !maps.Equal(got, want) {
+			t.Errorf("/healthz companies: %v, want %v", got, want)
 		}
 	})
 
