@@ -36,7 +36,10 @@ type Claims struct {
 	Secret string   // shared by all instances, sent as a bearer token
 	// Grace is how long a peer may be unreachable before calls are posted
 	// without its answer (a dead peer posts nothing); default 2m.
-	Grace  time.Duration
+	Grace time.Duration
+	// Probe is how often a peer past its grace is asked again; the calls
+	// in between do not wait on it. Default 10s.
+	Probe  time.Duration
 	Client *http.Client
 	Logger *slog.Logger
 
@@ -44,6 +47,7 @@ type Claims struct {
 	mu        sync.Mutex
 	calls     *expirable.LRU[string, claimState]
 	unreached map[string]time.Time // since when each peer has not answered
+	probed    map[string]time.Time // when a peer past its grace was last asked
 	peerAddrs []netip.Addr         // the peers' addresses, resolved at peersAt
 	peersAt   time.Time
 	limit     ratelog.Limiter // refusals anyone who reaches the port can repeat
@@ -60,12 +64,15 @@ const (
 func (c *Claims) init() {
 	c.once.Do(func() {
 		c.calls = expirable.NewLRU[string, claimState](100_000, nil, time.Hour)
-		c.unreached = map[string]time.Time{}
+		c.unreached, c.probed = map[string]time.Time{}, map[string]time.Time{}
 		if c.Client == nil {
 			c.Client = &http.Client{Timeout: 5 * time.Second}
 		}
 		if c.Grace <= 0 {
 			c.Grace = 2 * time.Minute
+		}
+		if c.Probe <= 0 {
+			c.Probe = 10 * time.Second
 		}
 		if c.Logger == nil {
 			c.Logger = slog.Default()
@@ -90,12 +97,14 @@ func (c *Claims) Acquire(ctx context.Context, key string) (bool, error) {
 	c.mu.Unlock()
 	granted := true
 	for _, p := range c.Peers {
+		if c.passedOver(p) {
+			continue
+		}
 		ok, err := c.ask(ctx, p, key)
 		if err != nil {
 			if c.unreachedFor(p) < c.Grace {
 				return false, fmt.Errorf("calllog: peer %s did not answer a claim: %w", p, err)
 			}
-			c.Logger.Warn("calllog: a peer has not answered for a while; posting without its answer (the marker search still applies)", "peer", p, "err", err)
 			continue
 		}
 		granted = granted && ok
@@ -177,8 +186,33 @@ func (c *Claims) ask(ctx context.Context, peer, key string) (bool, error) {
 		}
 		return false, err
 	}
+	if _, ok := c.probed[peer]; ok {
+		c.Logger.Info("calllog: a [cluster] peer answers again; calls are claimed with it", "peer", peer)
+		delete(c.probed, peer)
+	}
 	delete(c.unreached, peer)
 	return out.Granted, nil
+}
+
+// passedOver reports whether a peer past its grace is left out of this
+// claim: it is asked once per Probe, so a host that is off (each ask
+// waiting for the client's timeout) does not hold every call.
+func (c *Claims) passedOver(peer string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	since, down := c.unreached[peer]
+	if !down || time.Since(since) < c.Grace {
+		return false
+	}
+	last, probing := c.probed[peer]
+	if !probing {
+		c.Logger.Warn("calllog: a [cluster] peer has not answered for a while; calls are posted without it (the marker search still applies), and it is asked again now and then",
+			"peer", peer, "since", since.Round(time.Second))
+	} else if time.Since(last) < c.Probe {
+		return true
+	}
+	c.probed[peer] = time.Now()
+	return false // this claim probes it
 }
 
 func (c *Claims) unreachedFor(peer string) time.Duration {

@@ -163,3 +163,61 @@ func TestAClaimGrantedBeforeThePeerHeldTheCallIsYieldedIfThePeerClaimsFirst(t *t
 		t.Errorf("agi1 posts %v, agi2 posts %v; want exactly one", aMine, bMine)
 	}
 }
+
+// TestAPeerThatNeverAnswersIsAskedOncePerProbe: a peer that takes the
+// connection and stays silent (a host behind a firewall that drops) costs
+// each claim the client's timeout while it is within its grace; after it,
+// the calls are claimed without asking it until the next probe.
+func TestAPeerThatNeverAnswersIsAskedOncePerProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var asked int
+	var held []net.Conn
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			asked++
+			held = append(held, conn) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	c := &calllog.Claims{Self: "agi1", Peers: []string{"http://" + ln.Addr().String()}, Secret: "a shared secret of both",
+		Grace: 300 * time.Millisecond, Probe: time.Hour, Client: &http.Client{Timeout: 100 * time.Millisecond},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	n := 0
+	wait.For(t, "the grace to pass", 10*time.Second, func() bool {
+		n++
+		mine, err := c.Acquire(context.Background(), fmt.Sprintf("pbx:1.%d", n))
+		return err == nil && mine
+	})
+	mu.Lock()
+	before := asked
+	mu.Unlock()
+	for i := range 20 {
+		if mine, err := c.Acquire(context.Background(), fmt.Sprintf("pbx:2.%d", i)); err != nil || !mine {
+			t.Fatalf("call %d past the grace: %v, %v", i, mine, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The call that crossed the grace did so while asking; the next one
+	// probes, and the rest wait for the next probe.
+	if asked-before > 1 {
+		t.Errorf("the silent peer was asked %d times for 20 calls past its grace; want at most the one probe", asked-before)
+	}
+}
