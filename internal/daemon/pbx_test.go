@@ -27,8 +27,9 @@ type threePBXs struct {
 	odoo   *odootest.Server
 	pbx    map[string]*amitest.Server
 	url    string
-	branch int    // company 2, b's and c's
-	cfg    string // the config file
+	branch int            // company 2, b's and c's
+	cfg    string         // the config file
+	uid    map[string]int // each user's Odoo id
 }
 
 func newThreePBXs(t *testing.T) *threePBXs {
@@ -36,10 +37,10 @@ func newThreePBXs(t *testing.T) *threePBXs {
 	o, odooURL := odootest.StartT(t)
 	branch := o.AddCompany("ACME France")
 	o.SetCompanies("asterisk1", 1, branch)
+	w := &threePBXs{odoo: o, pbx: map[string]*amitest.Server{}, branch: branch, uid: map[string]int{}}
 	for _, l := range []string{"ann", "bob", "carl"} {
-		o.AddUser(l, strings.ToUpper(l[:1])+l[1:])
+		w.uid[l] = o.AddUser(l, strings.ToUpper(l[:1])+l[1:])
 	}
-	w := &threePBXs{odoo: o, pbx: map[string]*amitest.Server{}, branch: branch}
 	var pbxs, users strings.Builder
 	for i, name := range []string{"a", "b", "c"} {
 		srv, addr := amitest.StartT(t)
@@ -153,6 +154,21 @@ func TestThreePBXsEachServeTheirOwnUsersAndCalls(t *testing.T) {
 		}
 	})
 
+	t.Run("a salesperson is rung only on their own PBX, where exten 101 is theirs", func(t *testing.T) {
+		o.Upsert(odootest.Partner{Name: "Bob's Customer", Phone: "025551999", UserID: w.uid["bob"], CompanyID: w.branch})
+		if err := w.d.Directory.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		call := agitest.Call{Script: "incoming", Args: []string{}, Env: map[string]string{"callerid": "025551999"}}
+		if res := w.session(t, 2, call); res.Vars["ODOO_SALESPERSON_EXTEN"] != "101" || res.Vars["ODOO_SALESPERSON_DIAL"] != "PJSIP/101" {
+			t.Errorf("a call on b, bob's PBX: exten %q, dial %q", res.Vars["ODOO_SALESPERSON_EXTEN"], res.Vars["ODOO_SALESPERSON_DIAL"])
+		}
+		// On a, PJSIP/101 is ann's phone: the call must not ring it for bob.
+		if res := w.session(t, 1, call); res.Vars["ODOO_SALESPERSON_EXTEN"] != "" || res.Vars["ODOO_SALESPERSON_DIAL"] != "" || res.Vars["CALLERID(name)"] != "Bob's Customer" {
+			t.Errorf("a call on a: exten %q, dial %q, name %q; want no salesperson and the name", res.Vars["ODOO_SALESPERSON_EXTEN"], res.Vars["ODOO_SALESPERSON_DIAL"], res.Vars["CALLERID(name)"])
+		}
+	})
+
 	t.Run("a card shows for a call ringing on c, joined with c's lookup only", func(t *testing.T) {
 		_, carl, stopC := w.d.Live.Subscribe("carl", 0)
 		defer stopC()
@@ -219,7 +235,7 @@ func TestThreePBXsEachServeTheirOwnUsersAndCalls(t *testing.T) {
 				}
 			}
 		}
-		for _, want := range []string{"My Company: 1", "ACME France: 1", "shared: 1"} {
+		for _, want := range []string{"My Company: 1", "ACME France: 2", "shared: 1"} {
 			if !strings.Contains(detail, want) {
 				t.Errorf("ping: %q lacks %q", detail, want)
 			}
@@ -232,7 +248,7 @@ func TestThreePBXsEachServeTheirOwnUsersAndCalls(t *testing.T) {
 			m := v.(map[string]any)
 			got[m["name"].(string)] = m["partners"].(float64)
 		}
-		if want := map[string]float64{"My Company": 1, "ACME France": 1, "": 1}; !maps.Equal(got, want) {
+		if want := map[string]float64{"My Company": 1, "ACME France": 2, "": 1}; !maps.Equal(got, want) {
 			t.Errorf("/healthz companies: %v, want %v", got, want)
 		}
 	})
