@@ -42,6 +42,7 @@ func (noDirectory) LookupLine(context.Context, string, lookup.Line) lookup.Resul
 }
 func (noDirectory) UserID(string) (int, bool) { return 0, false }
 func (noDirectory) UserName(string) string    { return "" }
+func (noDirectory) CompanyLabel(int) string   { return "" }
 
 type env struct {
 	url    string

@@ -163,6 +163,7 @@ func (noDirectory) LookupLine(context.Context, string, lookup.Line) lookup.Resul
 }
 func (noDirectory) UserID(string) (int, bool) { return 0, false }
 func (noDirectory) UserName(string) string    { return "" }
+func (noDirectory) CompanyLabel(int) string   { return "" }
 
 // TestOriginateVariablesMatchTheSnippet: every ODOO_* the first leg reads
 // is sent, and the handler's key is the one the Go side computes.

@@ -19,6 +19,9 @@ type Directory interface {
 	LookupLine(ctx context.Context, raw string, line lookup.Line) lookup.Result
 	UserID(login string) (int, bool)
 	UserName(login string) string // the user's name in Odoo, "" if unknown
+	// CompanyLabel names an Odoo company on a card, "" when the account
+	// sees only one.
+	CompanyLabel(id int) string
 }
 
 // DefaultLookupTimeout is how long a call waits for a name by default.

@@ -31,8 +31,10 @@ type CallEvent struct {
 	Call string `json:"call"`          // the call's Linkedid: one card per call (and PBX)
 	PBX  string `json:"pbx,omitempty"` // the PBX's name, when there are several
 	// CompanyID is the Odoo company of the called line, which a contact
-	// or lead made from the card belongs to; 0: none.
+	// or lead made from the card belongs to; 0: none. Line is its name,
+	// when the account sees several companies: whom the caller called.
 	CompanyID   int       `json:"company_id,omitempty"`
+	Line        string    `json:"line,omitempty"`
 	State       string    `json:"state"`
 	Direction   string    `json:"direction"` // "in", or "out" for click-to-dial
 	Number      string    `json:"number"`    // E.164 when known
@@ -179,6 +181,9 @@ func (l *Live) dialBegin(pbx string, m ami.Message) {
 		l.sweep()
 		c = &liveCall{key: key, caller: m.Get("Uniqueid"), rung: map[string]bool{}, started: time.Now()}
 		c.ev = l.describe(pbx, m)
+		if c.ev.CompanyID != 0 {
+			c.ev.Line = l.Flows.Directory.CompanyLabel(c.ev.CompanyID)
+		}
 		l.calls[key] = c
 	}
 	if c.rung[u.Login] || c.answeredBy != "" {

@@ -379,6 +379,17 @@ func (d *Directory) UserName(login string) string {
 	return d.userNames[login]
 }
 
+// CompanyLabel is the name a call's card gives Odoo company id: "" when
+// the account sees one company or none, where naming it tells nobody
+// anything, and for a company it does not see.
+func (d *Directory) CompanyLabel(id int) string {
+	names := *d.companies.Load()
+	if len(names) < 2 {
+		return ""
+	}
+	return names[id]
+}
+
 // TagList joins tag names for ODOO_PARTNER_TAGS.
 func TagList(tags []string) string {
 	t := append([]string(nil), tags...)

@@ -238,7 +238,7 @@ function phonePage() {
     card.className = "call " + ev.state;
     card.replaceChildren(...[
       el("div", { class: "name" }, ev.name || ev.pretty),
-      el("div", { class: "meta" }, [ev.name ? ev.pretty : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join(" · ")),
+      el("div", { class: "meta" }, [ev.name ? ev.pretty : "", ev.line ? "to " + ev.line : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join(" · ")),
       ev.tags && ev.tags.length ? el("div", { class: "tags" }, ...ev.tags.map((t) => el("span", {}, t))) : null,
       el("div", { class: "row" }, el("span", { class: "state" }, labels[ev.state] || ev.state),
         ev.partner_id ? el("a", { href: odooLink(ev.partner_id), target: "_blank", rel: "noopener" }, "Open in Odoo") : null),
@@ -262,7 +262,7 @@ function phonePage() {
   function notifyRing(ev) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     const n = new Notification(ev.name || ev.pretty, {
-      body: [ev.name ? ev.pretty : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join("\n") || "Incoming call",
+      body: [ev.name ? ev.pretty : "", ev.line ? "to " + ev.line : "", ev.salesperson ? "Salesperson: " + ev.salesperson : ""].filter(Boolean).join("\n") || "Incoming call",
       tag: "call-" + ev.call, icon: "/static/icon.svg",
     });
     n.onclick = () => { window.focus(); if (ev.partner_id) window.open(odooLink(ev.partner_id), "_blank", "noopener"); n.close(); };

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -204,8 +205,8 @@ func TestThePhonePageInABrowser(t *testing.T) {
 	})
 
 	t.Run("an incoming call shows a card and a notification", func(t *testing.T) {
-		do(t, ctx, "open the phone page", chromedp.Navigate(w.url+"/"), chromedp.WaitVisible(chromedp.ID("live")))
-		time.Sleep(300 * time.Millisecond) // the event stream connects
+		do(t, ctx, "open the phone page", chromedp.Navigate(w.url+"/"), chromedp.WaitVisible(chromedp.ID("live")),
+			chromedp.WaitReady(chromedp.CSS(`body[data-live="on"]`))) // the event stream is open
 		var lat []time.Duration
 		for i := range 20 {
 			uid := fmt.Sprintf("17958362%02d.0", i)
@@ -228,6 +229,10 @@ func TestThePhonePageInABrowser(t *testing.T) {
 			if len(notes) != 1 || notes[0]["title"] != "ACME SA" {
 				t.Errorf("notifications: %v", notes)
 			}
+			// One company: the card does not name the line's.
+			if meta := get(t, ctx, "read the card's details", chromedp.Text(chromedp.CSS(sel+" .meta"))); strings.Contains(meta, " to ") || strings.Contains(meta, "My Company") {
+				t.Errorf("a one-company card names a line: %q", meta)
+			}
 			w.pbx.EmitDialEnd(trunk, phone, "ANSWER")
 			done := fmt.Sprintf(`article[data-call="%s"].answered`, uid)
 			do(t, ctx, "wait for answered", chromedp.WaitVisible(chromedp.CSS(done)))
@@ -239,6 +244,37 @@ func TestThePhonePageInABrowser(t *testing.T) {
 		slices.Sort(lat)
 		t.Logf("DialBegin to the card in the browser: median %v over %d calls (min %v, max %v)",
 			lat[len(lat)/2].Round(time.Millisecond), len(lat), lat[0].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	})
+
+	t.Run("with two companies, a card says which company's line was called", func(t *testing.T) {
+		france := w.odoo.AddCompany("ACME France")
+		w.odoo.SetCompanies("asterisk1", 1, france)
+		if err := w.d.Directory.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		do(t, ctx, "open the phone page", chromedp.Navigate(w.url+"/"), chromedp.WaitReady(chromedp.CSS(`body[data-live="on"]`)),
+			chromedp.Evaluate[chromedp.Void](`window.__notes = []`))
+		uid := "1795836300.0"
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// The route names its line's company: Gosub(odoo-incoming,s,1(<id>)).
+		if _, err := (agitest.Call{Script: "incoming", Args: []string{"", strconv.Itoa(france)},
+			Env: map[string]string{"callerid": "025551234", "uniqueid": uid}}).Run(cctx, w.d.AGIAddr()); err != nil {
+			t.Fatal(err)
+		}
+		trunk := amitest.Chan{Name: "PJSIP/trunk-00000000", State: 4, CallerIDNum: "025551234", Uniqueid: uid, Linkedid: uid}
+		phone := amitest.Chan{Name: "PJSIP/101-00000001", CallerIDNum: "101", Uniqueid: uid + "1", Linkedid: uid}
+		w.pbx.EmitDialBegin(trunk, phone, "101")
+		sel := fmt.Sprintf(`article[data-call="%s"].ringing`, uid)
+		do(t, ctx, "wait for the card", chromedp.WaitVisible(chromedp.CSS(sel)))
+		if meta := get(t, ctx, "read the card's details", chromedp.Text(chromedp.CSS(sel+" .meta"))); !strings.Contains(meta, "to ACME France") {
+			t.Errorf("the card's details: %q; want the line's company", meta)
+		}
+		notes := get(t, ctx, "read the notifications", chromedp.Evaluate[[]map[string]string](`window.__notes`))
+		if len(notes) != 1 || !strings.Contains(notes[0]["body"], "to ACME France") {
+			t.Errorf("notifications: %v", notes)
+		}
+		w.pbx.EmitHangup(trunk, 16, "Normal Clearing")
 	})
 
 	t.Run("a cross-origin POST is refused", func(t *testing.T) {

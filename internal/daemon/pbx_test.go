@@ -180,11 +180,11 @@ func TestThreePBXsEachServeTheirOwnUsersAndCalls(t *testing.T) {
 		phone := amitest.Chan{Name: "PJSIP/101-00000001", CallerIDNum: "101", Uniqueid: uid + "1", Linkedid: uid}
 		w.pbx["c"].EmitDialBegin(trunk, phone, "PJSIP/101")
 		ev := next(t, carl)
-		if ev.State != dialplan.Ringing || ev.Name != "Dupont Paris" || ev.PBX != "c" || ev.CompanyID != w.branch {
+		if ev.State != dialplan.Ringing || ev.Name != "Dupont Paris" || ev.PBX != "c" || ev.CompanyID != w.branch || ev.Line != "ACME France" {
 			t.Errorf("carl's card: %+v", ev)
 		}
 		w.pbx["a"].EmitDialBegin(trunk, phone, "PJSIP/101")
-		if ev := next(t, ann); ev.PBX != "a" || ev.Name != "Carrier" || ev.PartnerID != 0 {
+		if ev := next(t, ann); ev.PBX != "a" || ev.Name != "Carrier" || ev.PartnerID != 0 || ev.Line != "My Company" {
 			t.Errorf("ann's card for a's call, which made no lookup: %+v", ev)
 		}
 		select {
